@@ -1,0 +1,38 @@
+// The HTTP API: a thin fastify instance; each resource is a plugin in routes/.
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Registry } from 'prom-client';
+import type { Readiness } from '../health.js';
+import type { Logger } from '../log.js';
+import { isLinesightError } from '../errors.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { stationRoutes, type StationsView } from './routes/stations.js';
+
+export interface ApiDeps {
+  readiness: Readiness;
+  metrics: Registry;
+  stations: StationsView;
+  log: Logger;
+  version: string;
+}
+
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  // Requests are not logged one by one (fastify logs them at info); errors still are.
+  const app = Fastify({ loggerInstance: deps.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger });
+  // OpenAPI is generated from the route schemas, never written by hand.
+  app.register(swagger, {
+    openapi: { info: { title: 'Linesight', description: 'Edge inspection service API', version: deps.version } },
+  });
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (isLinesightError(err)) return reply.status(err.status).send({ error: err.code, message: err.message });
+    const status = err.statusCode ?? 500;
+    if (status >= 500) deps.log.error({ err }, 'API request failed');
+    return reply.status(status).send({ error: err.code ?? 'LS_ERR_HTTP', message: err.message });
+  });
+  app.register(healthRoutes, { readiness: deps.readiness, version: deps.version });
+  app.register(metricsRoutes, { registry: deps.metrics });
+  app.register(stationRoutes, { stations: deps.stations });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,225 @@
+// The one wiring file: builds each part from the config, starts them in data-flow order
+// (api first, so /readyz can say "not yet"), and stops them in reverse. Parts do their own
+// I/O in start()/stop(); nothing here knows how a part works inside.
+import type { FastifyInstance } from 'fastify';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config/schema.js';
+import { LinesightError } from './errors.js';
+import { EventBus } from './events.js';
+import { Readiness } from './health.js';
+import { createLogger, type Logger } from './log.js';
+import { createSource } from './capture/sources.js';
+import { ruleFromManifest } from './inference/decision.js';
+import { InferencePool } from './inference/pool.js';
+import { ModelRegistry, type ModelVersion } from './inference/registry.js';
+import { Station, type ServingModel } from './inference/station.js';
+import { EmbeddedBroker } from './publish/embedded-broker.js';
+import { LocalMqttPublisher } from './publish/local-mqtt.js';
+import type { Publisher } from './publish/publisher.js';
+import { ConsoleSummary } from './publish/console-summary.js';
+import { createMetrics } from './api/metrics.js';
+import { buildApi } from './api/server.js';
+import { packageVersion } from './version.js';
+
+export interface AppDeps {
+  clock?: Clock;
+  log?: Logger;
+  /** Where summary lines go (stdout by default). */
+  write?: (line: string) => void;
+}
+
+export class App {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly bus: EventBus;
+  readonly readiness = new Readiness();
+  readonly pool: InferencePool;
+  readonly registry: ModelRegistry;
+  readonly stations: Station[] = [];
+  readonly publishers: Publisher[] = [];
+  readonly #write: ((line: string) => void) | undefined;
+  #broker: EmbeddedBroker | undefined;
+  #api: FastifyInstance | undefined;
+  #summary: ConsoleSummary | undefined;
+  #apiUrl = '';
+  #mqttUrl = '';
+  #stops: Array<() => Promise<void> | void> = [];
+  #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+
+  constructor(config: Config, deps: AppDeps = {}) {
+    this.config = config;
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.log ?? createLogger({ level: config.log.level, format: config.log.format });
+    this.#write = deps.write;
+    this.bus = new EventBus(this.log);
+    this.registry = new ModelRegistry(config.models.directory!);
+    const inf = config.inference;
+    this.pool = new InferencePool({
+      workers: inf.workers,
+      intraOpThreads: inf.intraOpThreads,
+      executionProviders: inf.executionProviders,
+      graphOptimization: inf.graphOptimization,
+      clock: this.clock,
+      log: this.log.child({ component: 'pool' }),
+    });
+  }
+
+  get apiUrl(): string {
+    return this.#apiUrl;
+  }
+
+  get mqttUrl(): string {
+    return this.#mqttUrl;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new Error(`App.start() called in state ${this.#state}`);
+    this.#state = 'starting';
+    try {
+      await this.#start();
+      this.#state = 'running';
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async #start(): Promise<void> {
+    const { config, log } = this;
+    for (const s of config.stations) this.readiness.set(`station:${s.id}`, false, `loading model ${s.model}`);
+
+    if (config.api.enabled) await this.#startApi();
+
+    if (config.mqtt.url) {
+      this.#mqttUrl = config.mqtt.url;
+    } else {
+      const broker = new EmbeddedBroker({ ...config.mqtt.embedded, log: log.child({ component: 'broker' }) });
+      await broker.start();
+      this.#broker = broker;
+      this.#stops.push(() => broker.stop());
+      this.#mqttUrl = broker.url;
+    }
+
+    this.pool.start();
+    this.#stops.push(() => this.pool.close(config.shutdown.drainTimeoutMs));
+
+    const loaded = new Map<string, Promise<{ version: ModelVersion; provider: string }>>();
+    for (const sc of config.stations) {
+      if (!loaded.has(sc.model)) loaded.set(sc.model, this.#loadModel(sc.model));
+    }
+    for (const sc of config.stations) {
+      const { version, provider } = await loaded.get(sc.model)!;
+      const serving: ServingModel = {
+        ref: { key: version.key, bytes: version.bytes, manifest: version.manifest },
+        manifest: version.manifest,
+        rule: ruleFromManifest(version.manifest, sc.thresholds),
+        provider,
+      };
+      const station = new Station({
+        line: config.line,
+        config: sc,
+        source: createSource(sc.id, sc.source, this.clock),
+        pool: this.pool,
+        bus: this.bus,
+        clock: this.clock,
+        log: log.child({ camera: sc.id }),
+        runId: this.clock.wallNow().toString(36),
+      });
+      station.setModel(serving);
+      this.stations.push(station);
+      this.readiness.set(`station:${sc.id}`, false, `model ${version.manifest.name}@${version.manifest.version} ready; source not started`);
+    }
+
+    const local = new LocalMqttPublisher({
+      url: this.#mqttUrl,
+      line: config.line,
+      cameras: config.stations.map((s) => s.id),
+      topicPrefix: config.mqtt.topicPrefix,
+      clientIdPrefix: config.mqtt.clientIdPrefix,
+      username: config.mqtt.username,
+      password: config.mqtt.password,
+      bus: this.bus,
+      log: log.child({ component: 'local-mqtt' }),
+    });
+    this.publishers.push(local);
+    for (const p of this.publishers) {
+      await p.start();
+      this.bus.on('verdict', (v) => p.publish(v));
+      this.#stops.push(() => p.stop(config.shutdown.drainTimeoutMs));
+    }
+
+    for (const station of this.stations) {
+      // Stopped before the publishers, so every verdict drained from a station is still published.
+      this.#stops.push(() => station.stop());
+      await station.start();
+      const m = station.model!;
+      this.readiness.set(`station:${station.id}`, true, `serving ${m.manifest.name}@${m.manifest.version} on ${m.provider}`);
+    }
+
+    const summary = new ConsoleSummary({ bus: this.bus, clock: this.clock, intervalMs: config.summary.intervalMs, ...(this.#write ? { write: this.#write } : {}) });
+    summary.start();
+    this.#summary = summary;
+    this.#stops.push(() => {
+      summary.flush();
+      summary.stop();
+    });
+    log.info({ stations: this.stations.length, mqtt: this.#mqttUrl, api: this.#apiUrl || 'off' }, 'Linesight running');
+  }
+
+  async #loadModel(ref: string): Promise<{ version: ModelVersion; provider: string }> {
+    const version = await this.registry.resolve(ref);
+    const m = version.manifest;
+    const report = await this.pool.warmUp({ key: version.key, bytes: version.bytes, manifest: m });
+    if (report.outputs !== m.labels.length) {
+      throw new LinesightError('LS_ERR_MODEL_SHAPE', `${m.name}@${m.version} gives ${report.outputs} scores for ${m.labels.length} labels`);
+    }
+    this.log.info({ model: `${m.name}@${m.version}`, provider: report.provider, loadMs: Math.round(report.loadMs), warmupMs: Math.round(report.inferenceMs) }, 'model loaded and warmed up');
+    return { version, provider: report.provider };
+  }
+
+  async #startApi(): Promise<void> {
+    const api = buildApi({
+      readiness: this.readiness,
+      metrics: createMetrics(this.bus, {
+        pool: () => this.pool.stats,
+        publishers: () => this.publishers.map((p) => ({ name: p.name, ...p.health() })),
+        models: () =>
+          this.stations.flatMap((s) => {
+            const m = s.model;
+            return m ? [{ camera: s.id, name: m.manifest.name, version: m.manifest.version, provider: m.provider }] : [];
+          }),
+      }),
+      stations: { list: () => this.stations.map((s) => s.status()) },
+      log: this.log,
+      version: packageVersion,
+    });
+    const { host, port } = this.config.api;
+    try {
+      this.#apiUrl = await api.listen({ host, port });
+    } catch (err) {
+      await api.close();
+      throw new LinesightError('LS_ERR_API_LISTEN', (err as Error).message, { args: [`${host}:${port}`], cause: err });
+    }
+    this.#api = api;
+    this.#stops.push(() => api.close());
+    this.log.info({ url: this.#apiUrl }, 'HTTP API listening');
+  }
+
+  /** Stops every started part in reverse order; parts in flight get their verdicts first. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    this.#state = 'stopping';
+    for (const s of this.config.stations) this.readiness.set(`station:${s.id}`, false, 'shutting down');
+    const stops = this.#stops.reverse();
+    this.#stops = [];
+    for (const stop of stops) {
+      try {
+        await stop();
+      } catch (err) {
+        this.log.error({ err }, 'error while stopping');
+      }
+    }
+    this.#state = 'stopped';
+  }
+}

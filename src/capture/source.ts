@@ -1,0 +1,26 @@
+// The seam every camera kind implements. One file per kind in this folder, chosen by the
+// config's `type` in sources.ts.
+import type { Frame } from './frame.js';
+
+export type SourceState = 'idle' | 'connecting' | 'streaming' | 'stalled' | 'failed' | 'ended' | 'stopped';
+
+export interface SourceHealth {
+  state: SourceState;
+  framesEmitted: number;
+  /** Frames per second over the last few seconds. */
+  fps: number;
+  lastFrameAt: string | null;
+  lastError: string | null;
+  reconnects: number;
+}
+
+export interface FrameSource {
+  readonly kind: string;
+  /** Opens the camera (or checks the files); throws a LinesightError on bad configuration. */
+  start(): Promise<void>;
+  /** Ends the frame stream; idempotent. */
+  stop(): Promise<void>;
+  /** The frames, newest as they come; ends after stop() or when a finite source runs out. */
+  frames(): AsyncIterable<Frame>;
+  health(): SourceHealth;
+}

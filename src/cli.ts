@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// linesight run [--config FILE] | check-config FILE | config-reference
+import { parseArgs } from 'node:util';
+import { App } from './app.js';
+import { loadConfigFile, loadDefaultConfig } from './config/load.js';
+import { configReference } from './config/reference.js';
+import type { Config } from './config/schema.js';
+import { isLinesightError } from './errors.js';
+import { packageVersion } from './version.js';
+
+const usage = `linesight ${packageVersion}
+
+Usage:
+  linesight run [--config FILE]     inspect parts (no --config: the bundled demo)
+  linesight check-config FILE       validate a config file and exit
+  linesight config-reference        print the config reference (Markdown)
+  linesight --version | --help
+`;
+
+function fail(err: unknown): number {
+  if (isLinesightError(err)) {
+    process.stderr.write(`linesight: ${err.code}: ${err.message}\n`);
+  } else {
+    process.stderr.write(`linesight: ${(err as Error)?.stack ?? String(err)}\n`);
+  }
+  return 1;
+}
+
+function config(file: string | undefined): Config {
+  return file ? loadConfigFile(file, process.env) : loadDefaultConfig(process.env);
+}
+
+async function run(file: string | undefined): Promise<number> {
+  let cfg: Config;
+  try {
+    cfg = config(file);
+  } catch (err) {
+    return fail(err);
+  }
+  const app = new App(cfg);
+  let stopping: Promise<void> | undefined;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      app.log.warn({ signal }, 'second signal: exiting without draining');
+      process.exit(130);
+    }
+    app.log.info({ signal }, 'stopping: draining in-flight parts');
+    stopping = app.stop();
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  try {
+    await app.start();
+  } catch (err) {
+    return fail(err);
+  }
+  await new Promise<void>((resolve) => {
+    const wait = () => (stopping ? stopping.then(resolve) : setTimeout(wait, 100));
+    wait();
+  });
+  app.log.info('stopped');
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+  if (values.version) {
+    process.stdout.write(`${packageVersion}\n`);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(usage);
+    return values.help ? 0 : 2;
+  }
+  switch (command) {
+    case 'run':
+      return run(values.config);
+    case 'check-config': {
+      const file = rest[0] ?? values.config;
+      if (!file) {
+        process.stderr.write('linesight: check-config needs a FILE\n');
+        return 2;
+      }
+      try {
+        const cfg = loadConfigFile(file, process.env);
+        process.stdout.write(`${file}: OK (${cfg.stations.length} station(s): ${cfg.stations.map((s) => s.id).join(', ')})\n`);
+        return 0;
+      } catch (err) {
+        return fail(err);
+      }
+    }
+    case 'config-reference':
+      process.stdout.write(configReference());
+      return 0;
+    default:
+      process.stderr.write(`linesight: unknown command "${command}"\n\n${usage}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.exitCode = fail(err);
+  },
+);

@@ -1,0 +1,104 @@
+// Config enters here, once: read, parse, validate against the schema, apply env overrides,
+// resolve paths. Everything after this sees a typed, complete Config.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Ajv } from 'ajv';
+import { parseDocument } from 'yaml';
+import { LinesightError } from '../errors.js';
+import { schemaProblems } from '../schema-problems.js';
+import { bundledModelsDir, bundledSamplesDir } from '../paths.js';
+import { ConfigSchema, type Config } from './schema.js';
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false });
+const validate = ajv.compile<Config>(ConfigSchema);
+
+export type Env = Record<string, string | undefined>;
+
+/** Secrets and the broker URL may come from the environment, so config files need not hold them. */
+const envOverrides: Array<[string, (c: Config, v: string) => void]> = [
+  ['LINESIGHT_MQTT_URL', (c, v) => (c.mqtt.url = v)],
+  ['LINESIGHT_MQTT_USERNAME', (c, v) => (c.mqtt.username = v)],
+  ['LINESIGHT_MQTT_PASSWORD', (c, v) => (c.mqtt.password = v)],
+  ['LINESIGHT_API_TOKEN', (c, v) => (c.api.token = v)],
+];
+
+export const DEMO_MODEL = 'label-orientation';
+
+/** The embedded default: the bundled model inspects the bundled sample parts at 10 parts/s. */
+export function defaultConfigInput(): Record<string, unknown> {
+  return {
+    line: 'demo-line',
+    stations: [
+      {
+        id: 'cam1',
+        source: { type: 'replay', path: resolve(bundledSamplesDir, DEMO_MODEL), ratePerSec: 10, loop: true },
+        model: DEMO_MODEL,
+      },
+    ],
+  };
+}
+
+/** Every problem in `raw`, one line each, naming the path, the value and what was expected. */
+export function configProblems(raw: unknown): { config?: Config; problems: string[] } {
+  if (validate(raw)) return { config: raw, problems: [] };
+  return { problems: schemaProblems(validate.errors, raw) };
+}
+
+function resolveFrom(baseDir: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(baseDir, p);
+}
+
+/**
+ * Validate a parsed config object. `baseDir` resolves relative paths; `origin` names the
+ * config in errors.
+ */
+export function buildConfig(raw: unknown, options: { origin: string; baseDir: string; env?: Env }): Config {
+  const { config, problems } = configProblems(raw);
+  if (!config) {
+    throw new LinesightError('LS_ERR_CONFIG_INVALID', `${options.origin}:\n  ${problems.join('\n  ')}`);
+  }
+  const env = options.env ?? {};
+  for (const [name, apply] of envOverrides) {
+    const v = env[name];
+    if (v !== undefined && v !== '') apply(config, v);
+  }
+  // Overrides are checked too: a bad env value must fail like a bad file value.
+  const recheck = configProblems(config);
+  if (recheck.problems.length) {
+    throw new LinesightError('LS_ERR_CONFIG_INVALID', `${options.origin} (after environment overrides):\n  ${recheck.problems.join('\n  ')}`);
+  }
+  config.models.directory = config.models.directory ? resolveFrom(options.baseDir, config.models.directory) : bundledModelsDir;
+  for (const station of config.stations) {
+    if (station.source.type === 'replay') station.source.path = resolveFrom(options.baseDir, station.source.path);
+  }
+  const ids = new Set<string>();
+  for (const [i, s] of config.stations.entries()) {
+    if (ids.has(s.id)) throw new LinesightError('LS_ERR_CONFIG_INVALID', `${options.origin}:\n  stations[${i}].id: got "${s.id}", expected an id not used by another station`);
+    ids.add(s.id);
+  }
+  return config;
+}
+
+export function parseConfigText(text: string, origin: string): unknown {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length) {
+    throw new LinesightError('LS_ERR_CONFIG_PARSE', doc.errors.map((e) => e.message).join('\n'), { args: [origin] });
+  }
+  const value = doc.toJS() as unknown;
+  return value ?? {};
+}
+
+export function loadConfigFile(file: string, env: Env = {}): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new LinesightError('LS_ERR_CONFIG_FILE', reason, { args: [file], cause: err });
+  }
+  return buildConfig(parseConfigText(text, file), { origin: file, baseDir: dirname(resolve(file)), env });
+}
+
+export function loadDefaultConfig(env: Env = {}): Config {
+  return buildConfig(defaultConfigInput(), { origin: '<embedded default>', baseDir: process.cwd(), env });
+}

@@ -1,0 +1,65 @@
+// One table of every error Linesight raises on purpose (fastify's lib/errors.js).
+// Callers throw `new LinesightError('LS_ERR_X', detail)`; tests match on `code`, never on text.
+
+export const errorTable = {
+  LS_ERR_CONFIG_FILE: { message: 'cannot read config file %s', status: 400 },
+  LS_ERR_CONFIG_PARSE: { message: 'config file %s is not valid YAML', status: 400 },
+  LS_ERR_CONFIG_INVALID: { message: 'invalid config', status: 400 },
+  LS_ERR_MODEL_NOT_FOUND: { message: 'model %s not found', status: 404 },
+  LS_ERR_MODEL_MANIFEST: { message: 'invalid model manifest %s', status: 422 },
+  LS_ERR_MODEL_CHECKSUM: { message: 'model file checksum mismatch', status: 422 },
+  LS_ERR_MODEL_FILE: { message: 'cannot read model file %s', status: 422 },
+  LS_ERR_MODEL_LOAD: { message: 'model runtime refused the model', status: 422 },
+  LS_ERR_MODEL_SHAPE: { message: 'model input/output does not match the manifest', status: 422 },
+  LS_ERR_RUNTIME_UNKNOWN: { message: 'no runtime for model format %s', status: 422 },
+  LS_ERR_PROVIDER_UNAVAILABLE: { message: 'no configured execution provider is available', status: 500 },
+  LS_ERR_IMAGE_DECODE: { message: 'cannot decode image', status: 422 },
+  LS_ERR_IMAGE_FORMAT: { message: 'unsupported raw image format %s', status: 422 },
+  LS_ERR_INFERENCE: { message: 'inference failed', status: 500 },
+  LS_ERR_WORKER_CRASHED: { message: 'inference worker exited', status: 500 },
+  LS_ERR_DEADLINE_EXPIRED: { message: 'deadline passed before the part reached a worker', status: 504 },
+  LS_ERR_SHED: { message: 'frame shed under overload', status: 503 },
+  LS_ERR_POOL_CLOSED: { message: 'inference pool is closed', status: 503 },
+  LS_ERR_SOURCE_CONFIG: { message: 'invalid frame source %s', status: 400 },
+  LS_ERR_SOURCE_EMPTY: { message: 'frame source has no images: %s', status: 400 },
+  LS_ERR_BROKER_LISTEN: { message: 'embedded MQTT broker cannot listen on %s', status: 500 },
+  LS_ERR_API_LISTEN: { message: 'HTTP API cannot listen on %s', status: 500 },
+  LS_ERR_UNAUTHORIZED: { message: 'missing or wrong bearer token', status: 401 },
+} as const satisfies Record<string, { message: string; status: number }>;
+
+export type ErrorCode = keyof typeof errorTable;
+
+export class LinesightError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string | undefined;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; args?: readonly string[] }) {
+    const entry = errorTable[code];
+    let message: string = entry.message;
+    for (const arg of options?.args ?? []) message = message.replace('%s', arg);
+    message = message.replace(/ ?%s/g, '');
+    super(detail ? `${message}: ${detail}` : message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LinesightError';
+    this.code = code;
+    this.status = entry.status;
+    this.detail = detail;
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isLinesightError(err: unknown, code?: ErrorCode): err is LinesightError {
+  return err instanceof LinesightError && (code === undefined || err.code === code);
+}
+
+/** The error's code and message as a plain object, for verdicts and logs; unknown errors keep their message. */
+export function describeError(err: unknown): { code: string; message: string } {
+  if (err instanceof LinesightError) return { code: err.code, message: err.message };
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' && e.code.startsWith('LS_ERR_') ? e.code : 'LS_ERR_INFERENCE';
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return { code, message };
+}

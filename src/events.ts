@@ -1,0 +1,48 @@
+// In-process event bus (zigbee2mqtt's shape): each listener is isolated, so one failing
+// sink (a metric, a publisher) never stops the others or the pipeline that emitted.
+import type { Verdict } from './inference/verdict.js';
+import type { Logger } from './log.js';
+
+export interface LinesightEvents {
+  verdict: Verdict;
+  'frame-dropped': { line: string; camera: string; reason: 'overload' | 'stale' | 'decode' | 'no-part' };
+  'late-result': { line: string; camera: string; partId: string; totalMs: number; status: string };
+  'model-loaded': { camera: string; name: string; version: string; provider: string; warmupMs: number };
+  'publish-failed': { sink: string; error: string };
+}
+
+type Listener<T> = (payload: T) => void;
+
+export class EventBus {
+  readonly #listeners = new Map<keyof LinesightEvents, Set<Listener<never>>>();
+  readonly #log: Logger;
+  #failures = 0;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  on<K extends keyof LinesightEvents>(event: K, fn: Listener<LinesightEvents[K]>): () => void {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, (set = new Set()));
+    set.add(fn as Listener<never>);
+    return () => set.delete(fn as Listener<never>);
+  }
+
+  emit<K extends keyof LinesightEvents>(event: K, payload: LinesightEvents[K]): void {
+    const set = this.#listeners.get(event);
+    if (!set) return;
+    for (const fn of set) {
+      try {
+        (fn as Listener<LinesightEvents[K]>)(payload);
+      } catch (err) {
+        this.#failures++;
+        this.#log.error({ err, event }, 'event listener failed');
+      }
+    }
+  }
+
+  get listenerFailures(): number {
+    return this.#failures;
+  }
+}

@@ -1,0 +1,262 @@
+// The inference pool, main-thread side. Piscina owns the threads; this class owns the order:
+// parts wait in an earliest-deadline-first queue here and go to piscina only when a worker is
+// free, so piscina's own FIFO queue stays empty and a part that can no longer make its
+// deadline is answered at once instead of occupying a worker.
+import { Piscina } from 'piscina';
+import type { Clock } from '../clock.js';
+import { LinesightError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { FrameImage } from '../capture/frame.js';
+import { EdfQueue, type EdfEntry } from './edf-queue.js';
+import type { ModelRef, WorkerResult, WorkerTask } from './messages.js';
+import type { RuntimeOptions } from './runtimes/runtime.js';
+
+export interface PoolOptions extends RuntimeOptions {
+  workers: number;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface InferJob {
+  station: string;
+  model: ModelRef;
+  image: FrameImage;
+  /** Monotonic ms by which the verdict is due. */
+  deadline: number;
+  /** Free-run frames may be shed under overload; triggered parts never are. */
+  shedBeyond?: number;
+  signal?: AbortSignal;
+}
+
+interface Pending {
+  job: InferJob;
+  enqueuedAt: number;
+  resolve: (r: WorkerResult) => void;
+  reject: (e: unknown) => void;
+  onAbort?: () => void;
+}
+
+export interface WarmupReport {
+  provider: string;
+  loadMs: number;
+  inferenceMs: number;
+  outputs: number;
+}
+
+export interface PoolStats {
+  workers: number;
+  running: number;
+  queued: number;
+  completed: number;
+  crashed: number;
+  expired: number;
+  shed: number;
+  serviceMsEstimate: number;
+}
+
+const workerFile = new URL('./worker.js', import.meta.url).href;
+
+/** A buffer a worker may take: whole, unshared, not a view into Node's Buffer pool. */
+function ownedBuffer(data: Uint8Array): Uint8Array {
+  if (data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) return data;
+  return new Uint8Array(data);
+}
+
+export class InferencePool {
+  readonly #options: PoolOptions;
+  readonly #queue = new EdfQueue<Pending>();
+  readonly #queuedByStation = new Map<string, Set<EdfEntry<Pending>>>();
+  #piscina: Piscina | undefined;
+  #running = 0;
+  #closing = false;
+  #idleWaiters: Array<() => void> = [];
+  #serviceMs = 0;
+  readonly #counts = { completed: 0, crashed: 0, expired: 0, shed: 0 };
+
+  constructor(options: PoolOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    if (this.#piscina) return;
+    const { workers, intraOpThreads, executionProviders, graphOptimization } = this.#options;
+    this.#piscina = new Piscina({
+      filename: workerFile,
+      minThreads: workers,
+      maxThreads: workers,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+      workerData: { intraOpThreads, executionProviders, graphOptimization } satisfies RuntimeOptions,
+    });
+    this.#piscina.on('error', (err: Error) => this.#options.log.error({ err }, 'inference worker error'));
+  }
+
+  get stats(): PoolStats {
+    return {
+      workers: this.#options.workers,
+      running: this.#running,
+      queued: this.#queue.size,
+      ...this.#counts,
+      serviceMsEstimate: this.#serviceMs,
+    };
+  }
+
+  /** The piscina threads, for diagnostics and fault-injection tests. */
+  get threads(): readonly import('node:worker_threads').Worker[] {
+    return this.#piscina?.threads ?? [];
+  }
+
+  /**
+   * Resolves with the worker's result (which may be a decode or inference failure); rejects
+   * with LS_ERR_DEADLINE_EXPIRED, LS_ERR_SHED or LS_ERR_POOL_CLOSED when the part never ran.
+   */
+  infer(job: InferJob): Promise<WorkerResult> {
+    if (!this.#piscina || this.#closing) return Promise.reject(new LinesightError('LS_ERR_POOL_CLOSED'));
+    if (job.signal?.aborted) return Promise.reject(job.signal.reason);
+    return new Promise<WorkerResult>((resolve, reject) => {
+      const pending: Pending = { job, enqueuedAt: this.#options.clock.now(), resolve, reject };
+      const entry = this.#queue.push(job.deadline, pending);
+      let mine = this.#queuedByStation.get(job.station);
+      if (!mine) this.#queuedByStation.set(job.station, (mine = new Set()));
+      mine.add(entry);
+      if (job.signal) {
+        pending.onAbort = () => {
+          if (this.#dequeue(entry)) reject(job.signal!.reason);
+        };
+        job.signal.addEventListener('abort', pending.onAbort, { once: true });
+      }
+      if (job.shedBeyond !== undefined && mine.size > job.shedBeyond) this.#shedOldest(mine);
+      this.#pump();
+    });
+  }
+
+  /** Loads `model` in every worker and runs it once; resolves when all have. */
+  async warmUp(model: ModelRef): Promise<WarmupReport> {
+    const piscina = this.#requirePiscina();
+    // One task per worker at once: each lands on a different idle thread while the others are busy loading.
+    const results = await Promise.all(
+      Array.from({ length: this.#options.workers }, () => piscina.run({ kind: 'warmup', model } satisfies WorkerTask) as Promise<WorkerResult>),
+    );
+    const failed = results.find((r): r is Extract<WorkerResult, { ok: false }> => !r.ok);
+    if (failed) {
+      throw new LinesightError(failed.error.code.startsWith('LS_ERR_') ? (failed.error.code as 'LS_ERR_MODEL_LOAD') : 'LS_ERR_MODEL_LOAD', failed.error.message);
+    }
+    const first = results[0] as Extract<WorkerResult, { ok: true }>;
+    const threads = new Set(results.map((r) => r.threadId)).size;
+    this.#options.log.debug({ model: model.key, threads }, 'model warmed up');
+    return {
+      provider: first.provider,
+      loadMs: Math.max(...results.map((r) => r.timings.loadMs)),
+      inferenceMs: Math.max(...results.map((r) => r.timings.inferenceMs)),
+      outputs: first.scores.length,
+    };
+  }
+
+  #requirePiscina(): Piscina {
+    if (!this.#piscina || this.#closing) throw new LinesightError('LS_ERR_POOL_CLOSED');
+    return this.#piscina;
+  }
+
+  #dequeue(entry: EdfEntry<Pending>): boolean {
+    if (!this.#queue.remove(entry)) return false;
+    this.#queuedByStation.get(entry.value.job.station)?.delete(entry);
+    const { job, onAbort } = entry.value;
+    if (onAbort) job.signal?.removeEventListener('abort', onAbort);
+    return true;
+  }
+
+  #shedOldest(mine: Set<EdfEntry<Pending>>): void {
+    let oldest: EdfEntry<Pending> | undefined;
+    for (const e of mine) if (!oldest || e.order < oldest.order) oldest = e;
+    if (oldest && this.#dequeue(oldest)) {
+      this.#counts.shed++;
+      oldest.value.reject(new LinesightError('LS_ERR_SHED', `station ${oldest.value.job.station} has more than ${oldest.value.job.shedBeyond} frames waiting`));
+    }
+  }
+
+  #pump(): void {
+    const piscina = this.#piscina;
+    if (!piscina) return;
+    while (this.#running < this.#options.workers) {
+      const entry = this.#queue.peek();
+      if (!entry) break;
+      this.#dequeue(entry);
+      const p = entry.value;
+      const now = this.#options.clock.now();
+      // Started now, would it finish in time? If not, answer now and keep the worker for a part that can.
+      if (now + this.#serviceMs > p.job.deadline) {
+        this.#counts.expired++;
+        p.reject(new LinesightError('LS_ERR_DEADLINE_EXPIRED', `${(now - p.enqueuedAt).toFixed(1)} ms queued, ~${this.#serviceMs.toFixed(1)} ms to run, deadline in ${(p.job.deadline - now).toFixed(1)} ms`));
+        continue;
+      }
+      this.#running++;
+      const image = { ...p.job.image, data: ownedBuffer(p.job.image.data) };
+      const task: WorkerTask = { kind: 'infer', model: p.job.model, image };
+      (piscina.run(task, { transferList: [image.data.buffer as ArrayBuffer] }) as Promise<WorkerResult>).then(
+        (result) => {
+          this.#counts.completed++;
+          if (result.ok) this.#learn(result.timings.preprocessMs + result.timings.inferenceMs);
+          this.#settle();
+          p.resolve(result);
+        },
+        (err: unknown) => {
+          // The thread died (or was terminated) mid-task; piscina replaces it.
+          this.#counts.crashed++;
+          this.#settle();
+          p.resolve({
+            ok: false,
+            error: { code: 'LS_ERR_WORKER_CRASHED', message: (err as Error)?.message ?? String(err) },
+            stage: 'inference',
+            timings: { startedAt: now, loadMs: 0, preprocessMs: 0, inferenceMs: 0 },
+            threadId: -1,
+          });
+        },
+      );
+    }
+  }
+
+  #learn(ms: number): void {
+    // EWMA: quick to follow a slower model after a swap, steady against one slow frame.
+    this.#serviceMs = this.#serviceMs === 0 ? ms : this.#serviceMs * 0.9 + ms * 0.1;
+  }
+
+  #settle(): void {
+    this.#running--;
+    this.#pump();
+    if (this.#running === 0 && this.#queue.size === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Asks every worker to drop a model version's session (after it has drained). */
+  async unload(key: string): Promise<void> {
+    const piscina = this.#piscina;
+    if (!piscina) return;
+    await Promise.all(piscina.threads.map(() => piscina.run({ kind: 'unload', key } satisfies WorkerTask)));
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    if (this.#running === 0 && this.#queue.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Stops taking work, lets queued and running parts finish for up to `drainMs`, then destroys the threads. */
+  async close(drainMs = 5000): Promise<void> {
+    if (!this.#piscina || this.#closing) return;
+    this.#closing = true;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([this.idle(), new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
+    } finally {
+      clearTimeout(timer);
+      for (const entry of [...this.#queue.entries()]) {
+        if (this.#dequeue(entry)) entry.value.reject(new LinesightError('LS_ERR_POOL_CLOSED'));
+      }
+      await this.#piscina.destroy();
+      this.#piscina = undefined;
+    }
+  }
+}

@@ -1,0 +1,116 @@
+// Model versions on disk: models/<name>/<version>/{manifest.json, model file}. A version is
+// only handed out after its manifest validates and its bytes match the manifest's sha256;
+// the verified bytes (not the path) go to the workers, so what was checked is what runs.
+import { createHash } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LinesightError } from '../errors.js';
+import { MANIFEST_FILE, manifestProblems, type ModelManifest } from './manifest.js';
+
+export interface ModelVersion {
+  readonly manifest: ModelManifest;
+  readonly dir: string;
+  /** Verified model bytes in shared memory: every worker reads the same copy. */
+  readonly bytes: Uint8Array;
+  /** Identifies this exact model build in worker caches. */
+  readonly key: string;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Orders versions numerically where they are numbers (1.10.0 after 1.9.0). */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.+-]/);
+  const pb = b.split(/[.+-]/);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? '';
+    const y = pb[i] ?? '';
+    const nx = /^\d+$/.test(x) ? Number(x) : NaN;
+    const ny = /^\d+$/.test(y) ? Number(y) : NaN;
+    const c = !Number.isNaN(nx) && !Number.isNaN(ny) ? nx - ny : x.localeCompare(y);
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+export function parseModelRef(ref: string): { name: string; version?: string } {
+  const at = ref.indexOf('@');
+  return at < 0 ? { name: ref } : { name: ref.slice(0, at), version: ref.slice(at + 1) };
+}
+
+export async function readManifest(dir: string): Promise<ModelManifest> {
+  const path = join(dir, MANIFEST_FILE);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no manifest.json' : (err as Error).message;
+    throw new LinesightError('LS_ERR_MODEL_MANIFEST', why, { args: [path], cause: err });
+  }
+  const { manifest, problems } = manifestProblems(raw);
+  if (!manifest) throw new LinesightError('LS_ERR_MODEL_MANIFEST', problems.join('; '), { args: [path] });
+  return manifest;
+}
+
+/** Reads and verifies one version directory. */
+export async function loadModelVersion(dir: string): Promise<ModelVersion> {
+  const manifest = await readManifest(dir);
+  const file = join(dir, manifest.file);
+  let data: Buffer;
+  try {
+    data = await readFile(file);
+  } catch (err) {
+    throw new LinesightError('LS_ERR_MODEL_FILE', (err as Error).message, { args: [file], cause: err });
+  }
+  const actual = sha256Hex(data);
+  if (actual !== manifest.sha256) {
+    throw new LinesightError('LS_ERR_MODEL_CHECKSUM', `${file} has sha256 ${actual}, manifest says ${manifest.sha256}`);
+  }
+  const bytes = new Uint8Array(new SharedArrayBuffer(data.byteLength));
+  bytes.set(data);
+  return { manifest, dir, bytes, key: `${manifest.name}@${manifest.version}#${actual.slice(0, 12)}` };
+}
+
+export class ModelRegistry {
+  readonly #root: string;
+
+  constructor(root: string) {
+    this.#root = root;
+  }
+
+  get root(): string {
+    return this.#root;
+  }
+
+  async versions(name: string): Promise<string[]> {
+    let entries;
+    try {
+      entries = await readdir(join(this.#root, name), { withFileTypes: true });
+    } catch {
+      return [];
+    }
+    return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort(compareVersions);
+  }
+
+  /** `name` or `name@version`; without a version, the highest one. */
+  async resolve(ref: string): Promise<ModelVersion> {
+    const { name, version } = parseModelRef(ref);
+    const versions = await this.versions(name);
+    const chosen = version ?? versions.at(-1);
+    if (!chosen || !versions.includes(chosen)) {
+      const known = versions.length ? `known versions: ${versions.join(', ')}` : `no versions under ${join(this.#root, name)}`;
+      throw new LinesightError('LS_ERR_MODEL_NOT_FOUND', known, { args: [ref] });
+    }
+    const mv = await loadModelVersion(join(this.#root, name, chosen));
+    if (mv.manifest.name !== name || mv.manifest.version !== chosen) {
+      throw new LinesightError(
+        'LS_ERR_MODEL_MANIFEST',
+        `manifest names ${mv.manifest.name}@${mv.manifest.version} but lives in ${name}/${chosen}`,
+        { args: [join(mv.dir, MANIFEST_FILE)] },
+      );
+    }
+    return mv;
+  }
+}
