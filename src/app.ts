@@ -9,10 +9,9 @@ import { EventBus } from './events.js';
 import { Readiness } from './health.js';
 import { createLogger, type Logger } from './log.js';
 import { createSource } from './capture/sources.js';
-import { ruleFromManifest } from './inference/decision.js';
 import { InferencePool } from './inference/pool.js';
 import { ModelRegistry, type ModelVersion } from './inference/registry.js';
-import { Station, type ServingModel } from './inference/station.js';
+import { Station } from './inference/station.js';
 import { EmbeddedBroker } from './publish/embedded-broker.js';
 import { LocalMqttPublisher } from './publish/local-mqtt.js';
 import type { Publisher } from './publish/publisher.js';
@@ -110,12 +109,6 @@ export class App {
     }
     for (const sc of config.stations) {
       const { version, provider } = await loaded.get(sc.model)!;
-      const serving: ServingModel = {
-        ref: { key: version.key, bytes: version.bytes, manifest: version.manifest },
-        manifest: version.manifest,
-        rule: ruleFromManifest(version.manifest, sc.thresholds),
-        provider,
-      };
       const station = new Station({
         line: config.line,
         config: sc,
@@ -126,7 +119,7 @@ export class App {
         log: log.child({ camera: sc.id }),
         runId: this.clock.wallNow().toString(36),
       });
-      station.setModel(serving);
+      station.setModel({ ref: { key: version.key, bytes: version.bytes, manifest: version.manifest }, manifest: version.manifest, provider });
       this.stations.push(station);
       this.readiness.set(`station:${sc.id}`, false, `model ${version.manifest.name}@${version.manifest.version} ready; source not started`);
     }

@@ -9,7 +9,7 @@ import { schemaProblems } from '../schema-problems.js';
 import { bundledModelsDir, bundledSamplesDir } from '../paths.js';
 import { ConfigSchema, type Config } from './schema.js';
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false, verbose: true });
 const validate = ajv.compile<Config>(ConfigSchema);
 
 export type Env = Record<string, string | undefined>;

@@ -64,7 +64,7 @@ export type ModelManifest = Static<typeof ManifestSchema>;
 export type InputSpec = ModelManifest['input'];
 export type OutputSpec = ModelManifest['output'];
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 const validate = ajv.compile<ModelManifest>(ManifestSchema);
 
 /** Checks a parsed manifest; returns the problems (empty when valid), each naming the field. */

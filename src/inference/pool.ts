@@ -3,6 +3,7 @@
 // free, so piscina's own FIFO queue stays empty and a part that can no longer make its
 // deadline is answered at once instead of occupying a worker.
 import { Piscina } from 'piscina';
+import './native-preload.js';
 import type { Clock } from '../clock.js';
 import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -28,10 +29,13 @@ export interface InferJob {
   signal?: AbortSignal;
 }
 
+/** A worker's result, plus when the pool handed the part to a worker (pool clock). */
+export type PoolResult = WorkerResult & { dispatchedAt: number };
+
 interface Pending {
   job: InferJob;
   enqueuedAt: number;
-  resolve: (r: WorkerResult) => void;
+  resolve: (r: PoolResult) => void;
   reject: (e: unknown) => void;
   onAbort?: () => void;
 }
@@ -110,10 +114,10 @@ export class InferencePool {
    * Resolves with the worker's result (which may be a decode or inference failure); rejects
    * with LS_ERR_DEADLINE_EXPIRED, LS_ERR_SHED or LS_ERR_POOL_CLOSED when the part never ran.
    */
-  infer(job: InferJob): Promise<WorkerResult> {
+  infer(job: InferJob): Promise<PoolResult> {
     if (!this.#piscina || this.#closing) return Promise.reject(new LinesightError('LS_ERR_POOL_CLOSED'));
     if (job.signal?.aborted) return Promise.reject(job.signal.reason);
-    return new Promise<WorkerResult>((resolve, reject) => {
+    return new Promise<PoolResult>((resolve, reject) => {
       const pending: Pending = { job, enqueuedAt: this.#options.clock.now(), resolve, reject };
       const entry = this.#queue.push(job.deadline, pending);
       let mine = this.#queuedByStation.get(job.station);
@@ -197,7 +201,7 @@ export class InferencePool {
           this.#counts.completed++;
           if (result.ok) this.#learn(result.timings.preprocessMs + result.timings.inferenceMs);
           this.#settle();
-          p.resolve(result);
+          p.resolve({ ...result, dispatchedAt: now });
         },
         (err: unknown) => {
           // The thread died (or was terminated) mid-task; piscina replaces it.
@@ -209,6 +213,7 @@ export class InferencePool {
             stage: 'inference',
             timings: { startedAt: now, loadMs: 0, preprocessMs: 0, inferenceMs: 0 },
             threadId: -1,
+            dispatchedAt: now,
           });
         },
       );

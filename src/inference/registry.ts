@@ -70,7 +70,9 @@ export async function loadModelVersion(dir: string): Promise<ModelVersion> {
   }
   const bytes = new Uint8Array(new SharedArrayBuffer(data.byteLength));
   bytes.set(data);
-  return { manifest, dir, bytes, key: `${manifest.name}@${manifest.version}#${actual.slice(0, 12)}` };
+  // The key covers the manifest too: the same weights fed differently are a different model.
+  const identity = sha256Hex(Buffer.from(JSON.stringify(manifest) + actual)).slice(0, 12);
+  return { manifest, dir, bytes, key: `${manifest.name}@${manifest.version}#${identity}` };
 }
 
 export class ModelRegistry {

@@ -9,18 +9,22 @@ import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Frame } from '../capture/frame.js';
 import type { FrameSource } from '../capture/source.js';
-import { decide, type DecisionRule } from './decision.js';
+import { decide, ruleFromManifest, type DecisionRule } from './decision.js';
 import type { ModelManifest } from './manifest.js';
-import type { ModelRef, WorkerResult } from './messages.js';
-import type { InferencePool } from './pool.js';
+import type { ModelRef } from './messages.js';
+import type { InferencePool, PoolResult } from './pool.js';
 import type { Verdict, VerdictKind, VerdictTimings } from './verdict.js';
 
-/** A model version as a station serves it; swapped as a whole, so a part sees one version. */
-export interface ServingModel {
+/** A loaded, warmed-up model version. */
+export interface LoadedModel {
   ref: ModelRef;
   manifest: ModelManifest;
-  rule: DecisionRule;
   provider: string;
+}
+
+/** A model version as a station serves it; swapped as a whole, so a part sees one version. */
+export interface ServingModel extends LoadedModel {
+  rule: DecisionRule;
 }
 
 interface Part {
@@ -79,8 +83,8 @@ export class Station {
   }
 
   /** Switches the model for parts captured from now on; parts in flight keep theirs. */
-  setModel(model: ServingModel): void {
-    this.#model = model;
+  setModel(model: LoadedModel): void {
+    this.#model = { ...model, rule: ruleFromManifest(model.manifest, this.#o.config.thresholds) };
   }
 
   async start(): Promise<void> {
@@ -151,7 +155,7 @@ export class Station {
       );
   }
 
-  #onResult(part: Part, result: WorkerResult): void {
+  #onResult(part: Part, result: PoolResult): void {
     part.timer?.cancel();
     const now = this.#o.clock.now();
     if (part.settled || now > part.deadline) {
@@ -197,13 +201,13 @@ export class Station {
   #verdict(
     part: Part,
     kind: VerdictKind,
-    extra: { result?: WorkerResult; label?: string; score?: number; scores?: Record<string, number>; error?: { code: string; message: string } },
+    extra: { result?: PoolResult; label?: string; score?: number; scores?: Record<string, number>; error?: { code: string; message: string } },
   ): Verdict {
     const { clock, config, line } = this.#o;
     const now = clock.now();
     const r = extra.result;
     const timings: VerdictTimings = {
-      queueMs: r ? round(r.timings.startedAt - part.frame.capturedAt) : null,
+      queueMs: r ? round(r.dispatchedAt - part.frame.capturedAt) : null,
       preprocessMs: r && r.timings.preprocessMs ? round(r.timings.preprocessMs) : null,
       inferenceMs: r && r.timings.inferenceMs ? round(r.timings.inferenceMs) : null,
       totalMs: round(now - part.frame.capturedAt),

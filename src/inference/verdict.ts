@@ -5,7 +5,7 @@ export const verdictKinds = ['pass', 'fail', 'uncertain', 'timeout', 'error'] as
 export type VerdictKind = (typeof verdictKinds)[number];
 
 export interface VerdictTimings {
-  /** Capture to worker start. */
+  /** Capture to hand-over to a worker. */
   queueMs: number | null;
   preprocessMs: number | null;
   inferenceMs: number | null;

@@ -1,0 +1,147 @@
+// A station with a hand-driven clock and the real pool: the deadline decides, exactly once.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { buildConfig } from '../../src/config/load.js';
+import { EventBus } from '../../src/events.js';
+import { silentLogger } from '../../src/log.js';
+import { InferencePool } from '../../src/inference/pool.js';
+import { ModelRegistry, type ModelVersion } from '../../src/inference/registry.js';
+import { Station } from '../../src/inference/station.js';
+import type { Verdict } from '../../src/inference/verdict.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { modelsDir, samplesDir, truncatedJpeg } from '../helpers/env.js';
+import { PushSource } from '../helpers/push-source.js';
+
+let pool: InferencePool;
+let version: ModelVersion;
+// Station deadlines and the pool's expiry check must read the same clock.
+const clock = new FakeClock();
+
+before(async () => {
+  pool = new InferencePool({ workers: 1, intraOpThreads: 1, executionProviders: ['cpu'], graphOptimization: 'all', clock, log: silentLogger });
+  pool.start();
+  version = await new ModelRegistry(modelsDir).resolve('label-orientation');
+  await pool.warmUp({ key: version.key, bytes: version.bytes, manifest: version.manifest });
+});
+after(() => pool.close());
+
+function setup(stationYaml: Record<string, unknown> = {}) {
+  const bus = new EventBus(silentLogger);
+  const source = new PushSource();
+  const config = buildConfig(
+    { line: 'L1', stations: [{ id: 'cam1', source: { type: 'replay', path: '/x' }, model: 'label-orientation', ...stationYaml }] },
+    { origin: 'test', baseDir: '/' },
+  );
+  const station = new Station({ line: 'L1', config: config.stations[0]!, source, pool, bus, clock, log: silentLogger, runId: 'r1' });
+  station.setModel({ ref: { key: version.key, bytes: version.bytes, manifest: version.manifest }, manifest: version.manifest, provider: 'cpu' });
+  const verdicts: Verdict[] = [];
+  bus.on('verdict', (v) => verdicts.push(v));
+  const late: string[] = [];
+  bus.on('late-result', (e) => late.push(e.partId));
+  return { clock, bus, source, station, verdicts, late };
+}
+
+const frame = (clock: FakeClock, seq: number, file: string, partId?: string) => ({
+  camera: 'cam1',
+  seq,
+  ...(partId ? { partId } : {}),
+  capturedAt: clock.now(),
+  capturedWall: clock.wallNow(),
+  image: { kind: 'encoded' as const, data: new Uint8Array(readFileSync(file)) },
+});
+
+function nextVerdict(bus: EventBus): Promise<Verdict> {
+  return new Promise((resolve) => {
+    const off = bus.on('verdict', (v) => {
+      off();
+      resolve(v);
+    });
+  });
+}
+
+test('a result in time gives pass/fail with the model version and timings', async () => {
+  const { clock, bus, station } = setup();
+  const got = nextVerdict(bus);
+  station.inspect(frame(clock, 1, join(samplesDir, '002-copy-centre-rot180.jpg'), 'P-100'));
+  const v = await got;
+  assert.equal(v.verdict, 'fail');
+  assert.equal(v.action, 'reject');
+  assert.equal(v.label, 'rotated-180');
+  assert.equal(v.partId, 'P-100');
+  assert.deepEqual(v.model, { name: 'label-orientation', version: '1.0.0' });
+  assert.equal(v.deadlineMet, true);
+  assert.equal(v.id, 'L1.cam1.r1.1');
+  assert.ok(v.timings.inferenceMs! > 0 && v.timings.preprocessMs! > 0);
+});
+
+test('no result by the deadline: one timeout verdict with the fail-safe; the late result is only logged', async () => {
+  const { clock, bus, station, verdicts, late } = setup({ budgetMs: 100, failSafe: 'reject' });
+  const lateSeen = new Promise<void>((r) => bus.on('late-result', () => r()));
+  station.inspect(frame(clock, 1, join(samplesDir, '001-copy-centre-upright.jpg')));
+  clock.advance(100);
+  assert.equal(verdicts.length, 1);
+  const v = verdicts[0]!;
+  assert.equal(v.verdict, 'timeout');
+  assert.equal(v.action, 'reject');
+  assert.equal(v.deadlineMet, false);
+  assert.equal(v.error?.code, 'LS_ERR_DEADLINE_EXPIRED');
+  await lateSeen;
+  assert.equal(verdicts.length, 1, 'the late pass must not become a second verdict');
+  assert.equal(late.length, 1);
+  assert.equal(station.status().lateResults, 1);
+});
+
+test('fail-safe accept applies to timeouts and errors; uncertain has its own action', async () => {
+  const { clock, bus, station, verdicts } = setup({ failSafe: 'accept', uncertainAction: 'reject' });
+  station.inspect(frame(clock, 1, join(samplesDir, '001-copy-centre-upright.jpg')));
+  clock.advance(100);
+  assert.equal(verdicts[0]!.verdict, 'timeout');
+  assert.equal(verdicts[0]!.action, 'accept');
+  const err = nextVerdict(bus);
+  station.inspect(frame(clock, 2, truncatedJpeg));
+  const e = await err;
+  assert.equal(e.verdict, 'error');
+  assert.equal(e.action, 'accept');
+  assert.equal(e.error?.code, 'LS_ERR_IMAGE_DECODE');
+  const unc = nextVerdict(bus);
+  station.inspect(frame(clock, 3, join(samplesDir, '024-produkt-rot180.jpg')));
+  const u = await unc;
+  assert.equal(u.verdict, 'uncertain');
+  assert.equal(u.action, 'reject');
+});
+
+test('station thresholds override the manifest', async () => {
+  const { clock, bus, station } = setup({ thresholds: { pass: 0.5, fail: 0.7 } });
+  const got = nextVerdict(bus);
+  station.inspect(frame(clock, 1, join(samplesDir, '024-produkt-rot180.jpg')));
+  // p(rotated) ~0.78: uncertain at the manifest's 0.9, fail at 0.7.
+  assert.equal((await got).verdict, 'fail');
+});
+
+test('stop() waits until every accepted part has its verdict', async () => {
+  const { clock, source, station, verdicts } = setup({ budgetMs: 60_000 });
+  await station.start();
+  // Triggered parts (with part ids): never shed, however deep the queue.
+  for (let i = 1; i <= 6; i++) source.push(frame(clock, i, join(samplesDir, `00${i}-${['copy-centre', 'copy-centre', 'notice', 'notice', 'china', 'china'][i - 1]}-${i % 2 ? 'upright' : 'rot180'}.jpg`), `P${i}`));
+  await station.stop();
+  assert.equal(verdicts.length, 6);
+  assert.deepEqual(verdicts.map((v) => v.verdict), ['pass', 'fail', 'pass', 'fail', 'pass', 'fail']);
+  assert.deepEqual(verdicts.map((v) => v.partId), ['P1', 'P2', 'P3', 'P4', 'P5', 'P6']);
+  assert.equal(station.status().inFlight, 0);
+  assert.equal(station.status().dropped, 0);
+});
+
+test('free-run frames beyond maxQueue are shed and counted, never answered twice', async () => {
+  const { clock, bus, source, station, verdicts } = setup({ budgetMs: 60_000, maxQueue: 2 });
+  const drops: string[] = [];
+  bus.on('frame-dropped', (e) => drops.push(e.reason));
+  await station.start();
+  for (let i = 1; i <= 8; i++) source.push(frame(clock, i, join(samplesDir, '001-copy-centre-upright.jpg')));
+  await station.stop();
+  assert.ok(drops.length > 0 && drops.every((r) => r === 'overload'));
+  assert.equal(verdicts.length + drops.length, 8);
+  assert.equal(new Set(verdicts.map((v) => v.seq)).size, verdicts.length);
+  assert.equal(station.status().dropped, drops.length);
+});
