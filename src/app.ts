@@ -25,7 +25,11 @@ export interface AppDeps {
   log?: Logger;
   /** Where summary lines go (stdout by default). */
   write?: (line: string) => void;
+  /** Called as start() enters each stage; lets supervisors and tests observe start-up in order. */
+  onStage?: (stage: StartStage) => Promise<void> | void;
 }
+
+export type StartStage = 'api' | 'broker' | 'models' | 'publishers' | 'stations' | 'running';
 
 export class App {
   readonly config: Config;
@@ -38,6 +42,7 @@ export class App {
   readonly stations: Station[] = [];
   readonly publishers: Publisher[] = [];
   readonly #write: ((line: string) => void) | undefined;
+  readonly #onStage: AppDeps['onStage'];
   #broker: EmbeddedBroker | undefined;
   #api: FastifyInstance | undefined;
   #summary: ConsoleSummary | undefined;
@@ -51,6 +56,7 @@ export class App {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.log ?? createLogger({ level: config.log.level, format: config.log.format });
     this.#write = deps.write;
+    this.#onStage = deps.onStage;
     this.bus = new EventBus(this.log);
     this.registry = new ModelRegistry(config.models.directory!);
     const inf = config.inference;
@@ -89,6 +95,7 @@ export class App {
     for (const s of config.stations) this.readiness.set(`station:${s.id}`, false, `loading model ${s.model}`);
 
     if (config.api.enabled) await this.#startApi();
+    await this.#onStage?.('api');
 
     if (config.mqtt.url) {
       this.#mqttUrl = config.mqtt.url;
@@ -99,10 +106,12 @@ export class App {
       this.#stops.push(() => broker.stop());
       this.#mqttUrl = broker.url;
     }
+    await this.#onStage?.('broker');
 
     this.pool.start();
     this.#stops.push(() => this.pool.close(config.shutdown.drainTimeoutMs));
 
+    await this.#onStage?.('models');
     const loaded = new Map<string, Promise<{ version: ModelVersion; provider: string }>>();
     for (const sc of config.stations) {
       if (!loaded.has(sc.model)) loaded.set(sc.model, this.#loadModel(sc.model));
@@ -124,6 +133,7 @@ export class App {
       this.readiness.set(`station:${sc.id}`, false, `model ${version.manifest.name}@${version.manifest.version} ready; source not started`);
     }
 
+    await this.#onStage?.('publishers');
     const local = new LocalMqttPublisher({
       url: this.#mqttUrl,
       line: config.line,
@@ -142,6 +152,7 @@ export class App {
       this.#stops.push(() => p.stop(config.shutdown.drainTimeoutMs));
     }
 
+    await this.#onStage?.('stations');
     for (const station of this.stations) {
       // Stopped before the publishers, so every verdict drained from a station is still published.
       this.#stops.push(() => station.stop());
@@ -158,6 +169,7 @@ export class App {
       summary.stop();
     });
     log.info({ stations: this.stations.length, mqtt: this.#mqttUrl, api: this.#apiUrl || 'off' }, 'Linesight running');
+    await this.#onStage?.('running');
   }
 
   async #loadModel(ref: string): Promise<{ version: ModelVersion; provider: string }> {

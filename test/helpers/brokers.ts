@@ -1,0 +1,111 @@
+// Real MQTT brokers for tests: Debian's mosquitto on a free loopback port, and an mqtt.js
+// subscriber that records what arrives.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { freePort, tempDir } from './env.js';
+
+export interface Mosquitto {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+type TestContext = { after: (fn: () => void | Promise<void>) => void };
+
+async function waitForPort(port: number, ms: number, proc: ChildProcess): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 500 });
+      let connected = false;
+      c.once('connect', () => {
+        connected = true;
+        c.end(true);
+      });
+      c.once('error', () => c.end(true));
+      c.once('close', () => {
+        c.end(true);
+        resolve(connected);
+      });
+    });
+    if (ok) return;
+    if (proc.exitCode !== null) throw new Error(`mosquitto exited with code ${proc.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`mosquitto did not come up on port ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function startMosquitto(t: TestContext): Promise<Mosquitto> {
+  const port = await freePort();
+  const dir = tempDir(t, 'mosquitto-');
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+  let proc: ChildProcess;
+  const launch = async () => {
+    proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+    // Even if the test run is cut short, no broker outlives it.
+    const reap = () => proc.kill('SIGKILL');
+    process.once('exit', reap);
+    proc.once('exit', () => process.off('exit', reap));
+    proc.once('error', (err) => {
+      throw new Error(`cannot start mosquitto (install it: apt-get install mosquitto): ${err.message}`);
+    });
+    await waitForPort(port, 5000, proc);
+  };
+  await launch();
+  const m: Mosquitto = {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    get process() {
+      return proc;
+    },
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    },
+    async restart() {
+      await m.stop();
+      await launch();
+    },
+  };
+  t.after(() => m.stop());
+  return m;
+}
+
+export interface Received {
+  topic: string;
+  payload: string;
+  retain: boolean;
+}
+
+export async function subscribe(t: TestContext, url: string, filter: string): Promise<{ client: MqttClient; messages: Received[]; next: (pred: (m: Received) => boolean, ms?: number) => Promise<Received> }> {
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, clean: true });
+  const messages: Received[] = [];
+  const waiters: Array<{ pred: (m: Received) => boolean; resolve: (m: Received) => void }> = [];
+  client.on('message', (topic, payload, packet) => {
+    const m = { topic, payload: payload.toString(), retain: packet.retain };
+    messages.push(m);
+    for (const w of [...waiters]) {
+      if (w.pred(m)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  });
+  await client.subscribeAsync(filter, { qos: 1 });
+  t.after(() => client.endAsync(true));
+  const next = (pred: (m: Received) => boolean, ms = 10_000) =>
+    new Promise<Received>((resolve, reject) => {
+      const found = messages.find(pred);
+      if (found) return resolve(found);
+      const timer = setTimeout(() => reject(new Error(`no matching MQTT message within ${ms} ms (got ${messages.length})`)), ms);
+      waiters.push({ pred, resolve: (m) => (clearTimeout(timer), resolve(m)) });
+    });
+  return { client, messages, next };
+}
