@@ -121,7 +121,7 @@ export class App {
       const station = new Station({
         line: config.line,
         config: sc,
-        source: createSource(sc.id, sc.source, this.clock),
+        source: createSource(sc.id, sc.source, { clock: this.clock, log: log.child({ camera: sc.id }) }),
         pool: this.pool,
         bus: this.bus,
         clock: this.clock,

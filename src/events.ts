@@ -5,7 +5,7 @@ import type { Logger } from './log.js';
 
 export interface LinesightEvents {
   verdict: Verdict;
-  'frame-dropped': { line: string; camera: string; reason: 'overload' | 'stale' | 'decode' | 'no-part' };
+  'frame-dropped': { line: string; camera: string; reason: 'overload' | 'stale' | 'decode' | 'superseded' | 'untriggered' };
   'late-result': { line: string; camera: string; partId: string; totalMs: number; status: string };
   'model-loaded': { camera: string; name: string; version: string; provider: string; warmupMs: number };
   'publish-failed': { sink: string; error: string };

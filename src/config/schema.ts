@@ -34,10 +34,112 @@ export const ReplaySourceConfig = Type.Object(
   { additionalProperties: false },
 );
 
-export const SourceConfig = byType([ReplaySourceConfig], {
+const ReconnectConfig = Type.Object(
+  {
+    initialMs: Type.Integer({ title: 'First retry', description: 'Delay before the first reconnect; doubles per failure (with jitter).', minimum: 10, default: 500 }),
+    maxMs: Type.Integer({ title: 'Longest retry', description: 'Upper bound of the reconnect delay.', minimum: 10, default: 30000 }),
+    stallMs: Type.Integer({ title: 'Stall watchdog', description: 'No frame for this long while streaming: reconnect.', minimum: 100, default: 5000 }),
+  },
+  { additionalProperties: false, default: {}, title: 'Reconnect', description: 'Reconnect with exponential backoff and a stall watchdog.' },
+);
+
+export const FfmpegSourceConfig = Type.Object(
+  {
+    type: Type.Literal('ffmpeg', { title: 'Type', description: 'A camera or file read by ffmpeg (child process): RTSP, HTTP, V4L2 (/dev/videoN), video files.' }),
+    url: Type.String({ title: 'URL', description: 'rtsp://, rtsps://, http(s)://, a V4L2 device (/dev/video0) or a video file path.', minLength: 1 }),
+    inputFormat: Type.Optional(Type.String({ title: 'Input format', description: 'ffmpeg -f for the input (e.g. v4l2, mjpeg); guessed when absent.', pattern: '^[a-z0-9_]+$' })),
+    inputOptions: Type.Record(Type.String({ pattern: '^[a-z0-9_]+$' }), Type.Union([Type.String(), Type.Number()]), {
+      title: 'Input options',
+      description: 'Extra ffmpeg input options, e.g. { video_size: 1280x1024, input_format: mjpeg }.',
+      default: {},
+    }),
+    rtspTransport: OneOf(['tcp', 'udp'] as const, { title: 'RTSP transport', description: 'RTP over the RTSP TCP connection, or UDP.', default: 'tcp' }),
+    output: OneOf(['jpeg', 'raw'] as const, { title: 'Output', description: 'jpeg: frames piped as JPEG; raw: RGB pixels (needs width and height).', default: 'jpeg' }),
+    width: Type.Optional(Type.Integer({ title: 'Width', description: 'Scale frames to this width.', minimum: 1, maximum: 16384 })),
+    height: Type.Optional(Type.Integer({ title: 'Height', description: 'Scale frames to this height.', minimum: 1, maximum: 16384 })),
+    ratePerSec: Type.Optional(Type.Number({ title: 'Rate', description: 'Cap the frame rate (ffmpeg fps filter).', exclusiveMinimum: 0, maximum: 1000 })),
+    realtime: Type.Boolean({ title: 'Real time', description: 'Files: read at the native frame rate (-re) instead of as fast as possible.', default: true }),
+    loop: Type.Boolean({ title: 'Loop', description: 'Files: start again at the end.', default: false }),
+    jpegQuality: Type.Integer({ title: 'JPEG quality', description: 'ffmpeg -q:v for JPEG output, 2 (best) to 31.', minimum: 2, maximum: 31, default: 3 }),
+    reconnect: ReconnectConfig,
+  },
+  { additionalProperties: false },
+);
+
+export const GstreamerSourceConfig = Type.Object(
+  {
+    type: Type.Literal('gstreamer', { title: 'Type', description: 'A GStreamer pipeline (child process gst-launch-1.0): Jetson CSI cameras (nvarguscamerasrc), hardware decode, GigE Vision (aravissrc).' }),
+    pipeline: Type.String({ title: 'Pipeline', description: 'gst-launch-1.0 pipeline up to raw video, e.g. "aravissrc camera-name=X ! videoconvert"; Linesight appends the JPEG encoder and the pipe.', minLength: 1 }),
+    jpegQuality: Type.Integer({ title: 'JPEG quality', description: 'jpegenc quality, 1 to 100.', minimum: 1, maximum: 100, default: 90 }),
+    reconnect: ReconnectConfig,
+  },
+  { additionalProperties: false },
+);
+
+export const MjpegSourceConfig = Type.Object(
+  {
+    type: Type.Literal('mjpeg', { title: 'Type', description: 'An HTTP MJPEG stream (multipart/x-mixed-replace), read natively.' }),
+    url: Type.String({ title: 'URL', description: 'http:// or https:// stream URL.', pattern: '^https?://' }),
+    headers: Type.Record(Type.String(), Type.String(), { title: 'Headers', description: 'Extra request headers (e.g. Authorization).', default: {} }),
+    reconnect: ReconnectConfig,
+  },
+  { additionalProperties: false },
+);
+
+export const OpencvSourceConfig = Type.Object(
+  {
+    type: Type.Literal('opencv', { title: 'Type', description: 'OpenCV VideoCapture through the optional @u4/opencv4nodejs addon (built against the system OpenCV).' }),
+    device: Type.Union([Type.Integer({ minimum: 0 }), Type.String({ minLength: 1 })], { title: 'Device', description: 'Camera index (0) or a URL/file OpenCV can open.' }),
+    width: Type.Optional(Type.Integer({ title: 'Width', description: 'Requested capture width.', minimum: 1 })),
+    height: Type.Optional(Type.Integer({ title: 'Height', description: 'Requested capture height.', minimum: 1 })),
+    reconnect: ReconnectConfig,
+  },
+  { additionalProperties: false },
+);
+
+export const SourceConfig = byType([ReplaySourceConfig, FfmpegSourceConfig, GstreamerSourceConfig, MjpegSourceConfig, OpencvSourceConfig], {
   title: 'Source',
   description: 'Where the station gets frames, chosen by `type`.',
 });
+
+export const TriggerConfig = byType(
+  [
+    Type.Object(
+      {
+        type: Type.Literal('free-run', { title: 'Type', description: 'Every frame the camera gives is a part (at most ratePerSec).' }),
+        ratePerSec: Type.Optional(Type.Number({ title: 'Rate', description: 'Inspect at most this many frames per second; others are skipped.', exclusiveMinimum: 0, maximum: 1000 })),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        type: Type.Literal('mqtt', { title: 'Type', description: 'A message on the trigger topic is a part; payload: a part id as text, or JSON {"partId": "..."}.' }),
+        topic: Type.Optional(Type.String({ title: 'Topic', description: 'Defaults to <prefix>/<line>/<camera>/trigger.', pattern: '^[^#+]+$' })),
+        toleranceMs: Type.Integer({ title: 'Tolerance', description: 'A frame captured up to this long before the trigger may be used; otherwise the first frame after it.', minimum: 0, default: 0 }),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        type: Type.Literal('http', { title: 'Type', description: 'POST /stations/<camera>/trigger is a part (needs api.token).' }),
+        toleranceMs: Type.Integer({ title: 'Tolerance', description: 'A frame captured up to this long before the trigger may be used; otherwise the first frame after it.', minimum: 0, default: 0 }),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        type: Type.Literal('gpio', { title: 'Type', description: 'An edge on a GPIO line (Linux character device, via gpiomon from Debian\'s gpiod) is a part.' }),
+        chip: Type.String({ title: 'Chip', description: 'GPIO chip, e.g. gpiochip0 or /dev/gpiochip0.', minLength: 1 }),
+        line: Type.Integer({ title: 'Line', description: 'Line offset on the chip.', minimum: 0 }),
+        edge: OneOf(['rising', 'falling', 'both'] as const, { title: 'Edge', description: 'Which edge fires.', default: 'rising' }),
+        debounceMs: Type.Integer({ title: 'Debounce', description: 'Edges closer than this to the previous one are ignored.', minimum: 0, default: 5 }),
+        toleranceMs: Type.Integer({ title: 'Tolerance', description: 'A frame captured up to this long before the trigger may be used; otherwise the first frame after it.', minimum: 0, default: 0 }),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  { title: 'Trigger', description: 'When a part is there: free-run, or an external trigger carrying an optional part id.' },
+);
 
 export const ThresholdsConfig = Type.Object(
   {
@@ -51,6 +153,8 @@ export const StationConfig = Type.Object(
   {
     id: Id('Camera id', 'Station (camera) id; used in MQTT topics and metrics labels.'),
     source: SourceConfig,
+    trigger: { ...TriggerConfig, default: { type: 'free-run' } },
+    maxFrameAgeMs: Type.Optional(Type.Integer({ title: 'Max frame age', description: 'Frames older than this when taken for inspection are dropped and counted.', minimum: 1 })),
     model: Type.String({
       title: 'Model',
       description: 'Model name in the models directory, optionally pinned as name@version; without a version the highest version is used.',
@@ -148,6 +252,12 @@ export type Config = Static<typeof ConfigSchema>;
 export type StationConfig = Static<typeof StationConfig>;
 export type SourceConfig = StationConfig['source'];
 export type ReplaySourceConfig = Static<typeof ReplaySourceConfig>;
+export type FfmpegSourceConfig = Static<typeof FfmpegSourceConfig>;
+export type GstreamerSourceConfig = Static<typeof GstreamerSourceConfig>;
+export type MjpegSourceConfig = Static<typeof MjpegSourceConfig>;
+export type OpencvSourceConfig = Static<typeof OpencvSourceConfig>;
+export type TriggerConfig = StationConfig['trigger'];
+export type ReconnectConfig = Static<typeof ReconnectConfig>;
 export type InferenceConfig = Static<typeof InferenceConfig>;
 export type MqttConfig = Static<typeof MqttConfig>;
 export type ApiConfig = Static<typeof ApiConfig>;

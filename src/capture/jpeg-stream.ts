@@ -1,0 +1,156 @@
+// Splits a byte stream of concatenated JPEGs (ffmpeg image2pipe, GStreamer jpegenc ! fdsink,
+// the parts of an MJPEG HTTP stream) into whole images. It walks the JPEG marker structure
+// rather than searching for FFD9, so an FFD9 inside a segment (EXIF thumbnail, ICC data)
+// does not cut a frame; garbage and truncated frames are skipped and counted.
+
+const SOI = 0xd8;
+const EOI = 0xd9;
+const SOS = 0xda;
+
+export interface JpegSplitterOptions {
+  /** Larger frames are dropped as corrupt (default 64 MiB). */
+  maxFrameBytes?: number;
+}
+
+export class JpegSplitter {
+  readonly #max: number;
+  #buf: Buffer = Buffer.alloc(0);
+  /** Where the current frame starts in #buf, or -1 while looking for SOI. */
+  #start = -1;
+  /** Where parsing resumes. */
+  #pos = 0;
+  /** Inside entropy-coded data after SOS. */
+  #inScan = false;
+  #corrupt = 0;
+
+  constructor(options: JpegSplitterOptions = {}) {
+    this.#max = options.maxFrameBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Frames dropped because they were malformed, truncated or too large. */
+  get corrupt(): number {
+    return this.#corrupt;
+  }
+
+  /** Bytes held for an incomplete frame. */
+  get pending(): number {
+    return this.#start < 0 ? 0 : this.#buf.length - this.#start;
+  }
+
+  /** Drops a partial frame (the stream broke); counts it if one was in progress. */
+  reset(): void {
+    if (this.#start >= 0 && this.#buf.length - this.#start > 0) this.#corrupt++;
+    this.#buf = Buffer.alloc(0);
+    this.#start = -1;
+    this.#pos = 0;
+    this.#inScan = false;
+  }
+
+  /** Feeds bytes; returns the JPEGs completed by them, each in its own buffer. */
+  push(chunk: Uint8Array): Buffer[] {
+    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : Buffer.from(chunk);
+    const out: Buffer[] = [];
+    for (;;) {
+      const frame = this.#next();
+      if (frame === undefined) break;
+      out.push(frame);
+    }
+    // Keep memory bounded to the frame in progress.
+    if (this.#start > 0) {
+      this.#buf = this.#buf.subarray(this.#start);
+      this.#pos -= this.#start;
+      this.#start = 0;
+    } else if (this.#start < 0 && this.#buf.length > 1) {
+      this.#buf = this.#buf.subarray(this.#buf.length - 1);
+      this.#pos = 0;
+    }
+    if (this.pending > this.#max) {
+      this.reset();
+    }
+    return out;
+  }
+
+  #resync(from: number): void {
+    this.#corrupt++;
+    this.#start = -1;
+    this.#inScan = false;
+    this.#pos = from;
+  }
+
+  #next(): Buffer | undefined {
+    const b = this.#buf;
+    for (;;) {
+      if (this.#start < 0) {
+        const i = b.indexOf(0xff, this.#pos);
+        if (i < 0 || i + 1 >= b.length) {
+          this.#pos = Math.max(this.#pos, b.length - 1);
+          return undefined;
+        }
+        if (b[i + 1] === SOI) {
+          this.#start = i;
+          this.#pos = i + 2;
+          this.#inScan = false;
+        } else {
+          this.#pos = i + 1;
+        }
+        continue;
+      }
+      if (this.#inScan) {
+        // Entropy-coded data: FF00 is a stuffed byte, FFD0-FFD7 restart markers; any other FFxx ends the scan.
+        let i = this.#pos;
+        for (;;) {
+          i = b.indexOf(0xff, i);
+          if (i < 0 || i + 1 >= b.length) {
+            this.#pos = i < 0 ? b.length : i;
+            return undefined;
+          }
+          const m = b[i + 1]!;
+          if (m === 0x00 || (m >= 0xd0 && m <= 0xd7) || m === 0xff) {
+            i += m === 0xff ? 1 : 2;
+            continue;
+          }
+          break;
+        }
+        this.#inScan = false;
+        this.#pos = i;
+        continue;
+      }
+      // Between segments: expect a marker.
+      const p = this.#pos;
+      if (p + 1 >= b.length) return undefined;
+      if (b[p] !== 0xff) {
+        this.#resync(p);
+        continue;
+      }
+      const m = b[p + 1]!;
+      if (m === 0xff) {
+        this.#pos = p + 1; // fill byte
+        continue;
+      }
+      if (m === EOI) {
+        const frame = Buffer.from(b.subarray(this.#start, p + 2));
+        this.#start = -1;
+        this.#pos = p + 2;
+        return frame;
+      }
+      if (m === SOI) {
+        // A new image began before the last one ended: the last one was cut.
+        this.#resync(p);
+        continue;
+      }
+      if ((m >= 0xd0 && m <= 0xd7) || m === 0x01) {
+        this.#pos = p + 2;
+        continue;
+      }
+      if (p + 3 >= b.length) return undefined;
+      const len = b.readUInt16BE(p + 2);
+      if (len < 2) {
+        this.#resync(p + 2);
+        continue;
+      }
+      if (p + 2 + len > b.length) return undefined;
+      this.#pos = p + 2 + len;
+      if (m === SOS) this.#inScan = true;
+    }
+  }
+}

@@ -1,0 +1,234 @@
+// What every live camera source shares: connect, read frames, notice a stall, reconnect with
+// exponential backoff and jitter, and report health. A camera kind only says how to open a
+// session (a child process, an HTTP stream) and yields images; this class does the rest.
+//
+// Frames are handed on newest-first: if the consumer has not taken the previous frame when a
+// new one arrives, the old one is superseded (counted), so latency never grows with a backlog.
+import type { Clock, TimerHandle } from '../clock.js';
+import { LinesightError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Frame, FrameImage } from './frame.js';
+import type { FrameSource, SourceHealth, SourceState } from './source.js';
+
+export interface ReconnectPolicy {
+  /** First retry delay. */
+  initialMs: number;
+  /** Longest retry delay. */
+  maxMs: number;
+  /** No frame for this long while streaming: the session is closed and reopened. */
+  stallMs: number;
+}
+
+export const defaultReconnect: ReconnectPolicy = { initialMs: 500, maxMs: 30_000, stallMs: 5_000 };
+
+export interface StreamSourceOptions {
+  camera: string;
+  clock: Clock;
+  log: Logger;
+  reconnect?: Partial<ReconnectPolicy>;
+  /** Random in [0,1): injected so backoff is testable. */
+  random?: () => number;
+  /** Finite sources (a video file without loop) end instead of reconnecting. */
+  finite?: boolean;
+}
+
+export type DropReason = 'superseded' | 'decode';
+
+export interface SourceCounters {
+  decodeErrors: number;
+  superseded: number;
+}
+
+export abstract class StreamSource implements FrameSource {
+  abstract readonly kind: string;
+  protected readonly camera: string;
+  protected readonly clock: Clock;
+  protected readonly log: Logger;
+  readonly #policy: ReconnectPolicy;
+  readonly #random: () => number;
+  readonly #finite: boolean;
+  #state: SourceState = 'idle';
+  #lastError: string | null = null;
+  #reconnects = 0;
+  #seq = 0;
+  #lastFrameMono: number | null = null;
+  #lastFrameWall: number | null = null;
+  readonly #recent: number[] = [];
+  #latest: Frame | undefined;
+  #waiter: (() => void) | undefined;
+  #abort: AbortController | undefined;
+  #loop: Promise<void> | undefined;
+  #stopped = false;
+  #done = false;
+  #retryTimer: TimerHandle | undefined;
+  #retryWake: (() => void) | undefined;
+  readonly counters: SourceCounters = { decodeErrors: 0, superseded: 0 };
+  /** Called for each frame that is dropped before it reaches a station. */
+  onDrop: ((reason: DropReason) => void) | undefined;
+
+  constructor(options: StreamSourceOptions) {
+    this.camera = options.camera;
+    this.clock = options.clock;
+    this.log = options.log;
+    this.#policy = { ...defaultReconnect, ...options.reconnect };
+    this.#random = options.random ?? Math.random;
+    this.#finite = options.finite ?? false;
+  }
+
+  /**
+   * Checks configuration that can never work (unknown scheme, missing program), throwing a
+   * LinesightError; transient trouble (host down) belongs in open().
+   */
+  protected abstract validate(): Promise<void>;
+
+  /**
+   * Opens one session and yields its images until it ends; throws to report why it broke.
+   * Must stop promptly when `signal` aborts.
+   */
+  protected abstract open(signal: AbortSignal): AsyncIterable<FrameImage>;
+
+  async start(): Promise<void> {
+    if (this.#loop) return;
+    try {
+      await this.validate();
+    } catch (err) {
+      this.#state = 'failed';
+      this.#lastError = (err as Error).message;
+      throw err;
+    }
+    this.#loop = this.#run();
+  }
+
+  /** Counts an image the session could not use (corrupt, truncated). */
+  protected decodeError(detail: string): void {
+    this.counters.decodeErrors++;
+    this.onDrop?.('decode');
+    this.log.debug({ camera: this.camera, detail }, 'frame could not be decoded');
+  }
+
+  #delay(attempt: number): number {
+    // Full jitter: cameras on one switch that dropped together do not reconnect in lockstep.
+    const cap = Math.min(this.#policy.maxMs, this.#policy.initialMs * 2 ** Math.min(attempt, 20));
+    return Math.round(cap / 2 + (this.#random() * cap) / 2);
+  }
+
+  async #run(): Promise<void> {
+    let attempt = 0;
+    while (!this.#stopped) {
+      this.#state = 'connecting';
+      const abort = new AbortController();
+      this.#abort = abort;
+      let stallTimer: TimerHandle | undefined;
+      let stalled = false;
+      const armStall = () => {
+        stallTimer?.cancel();
+        stallTimer = this.clock.setTimer(this.#policy.stallMs, () => {
+          stalled = true;
+          this.#state = 'stalled';
+          this.#lastError = `no frame for ${this.#policy.stallMs} ms`;
+          this.log.warn({ camera: this.camera, stallMs: this.#policy.stallMs }, 'camera stalled; reconnecting');
+          abort.abort(new LinesightError('LS_ERR_SOURCE_STALLED', this.#lastError));
+        });
+      };
+      let gotFrame = false;
+      try {
+        armStall();
+        for await (const image of this.open(abort.signal)) {
+          if (this.#stopped) break;
+          if (!gotFrame) {
+            gotFrame = true;
+            attempt = 0;
+            this.#state = 'streaming';
+            this.#lastError = null;
+            this.log.info({ camera: this.camera, source: this.kind }, 'camera streaming');
+          }
+          armStall();
+          this.#deliver(image);
+        }
+        if (!this.#stopped && !stalled) {
+          if (this.#finite) {
+            this.#state = 'ended';
+            break;
+          }
+          throw new Error('stream ended');
+        }
+      } catch (err) {
+        if (this.#stopped) break;
+        if (!stalled) {
+          this.#state = 'failed';
+          this.#lastError = (err as Error).message;
+          this.log.warn({ camera: this.camera, err }, 'camera session failed');
+        }
+      } finally {
+        stallTimer?.cancel();
+        abort.abort();
+      }
+      if (this.#stopped) break;
+      const wait = this.#delay(attempt++);
+      this.#reconnects++;
+      await new Promise<void>((resolve) => {
+        this.#retryWake = resolve;
+        this.#retryTimer = this.clock.setTimer(wait, resolve);
+      });
+    }
+    if (this.#stopped) this.#state = 'stopped';
+    this.#done = true;
+    this.#waiter?.();
+  }
+
+  #deliver(image: FrameImage): void {
+    const now = this.clock.now();
+    const wall = this.clock.wallNow();
+    if (this.#latest) {
+      this.counters.superseded++;
+      this.onDrop?.('superseded');
+    }
+    this.#latest = { camera: this.camera, seq: ++this.#seq, capturedAt: now, capturedWall: wall, image };
+    this.#lastFrameMono = now;
+    this.#lastFrameWall = wall;
+    this.#recent.push(now);
+    while (this.#recent.length && this.#recent[0]! < now - 5000) this.#recent.shift();
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.();
+  }
+
+  async *frames(): AsyncGenerator<Frame> {
+    for (;;) {
+      const f = this.#latest;
+      if (f) {
+        this.#latest = undefined;
+        yield f;
+        continue;
+      }
+      if (this.#done || this.#stopped) return;
+      await new Promise<void>((r) => (this.#waiter = r));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#retryTimer?.cancel();
+    this.#retryWake?.();
+    this.#abort?.abort();
+    this.#waiter?.();
+    await this.#loop;
+    this.#state = this.#state === 'failed' && !this.#loop ? 'failed' : 'stopped';
+  }
+
+  health(): SourceHealth {
+    const r = this.#recent;
+    const now = this.clock.now();
+    const span = r.length > 1 ? (r[r.length - 1]! - r[0]!) / 1000 : 0;
+    const fresh = this.#lastFrameMono !== null && now - this.#lastFrameMono < 5000;
+    return {
+      state: this.#state,
+      framesEmitted: this.#seq,
+      fps: span > 0 && fresh ? Math.round(((r.length - 1) / span) * 10) / 10 : 0,
+      lastFrameAt: this.#lastFrameWall === null ? null : new Date(this.#lastFrameWall).toISOString(),
+      lastError: this.#lastError,
+      reconnects: this.#reconnects,
+    };
+  }
+}
