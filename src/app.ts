@@ -3,12 +3,16 @@
 // I/O in start()/stop(); nothing here knows how a part works inside.
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './clock.js';
-import type { Config } from './config/schema.js';
+import type { Config, StationConfig } from './config/schema.js';
 import { LinesightError } from './errors.js';
 import { EventBus } from './events.js';
 import { Readiness } from './health.js';
 import { createLogger, type Logger } from './log.js';
 import { createSource } from './capture/sources.js';
+import { GpioTrigger } from './capture/gpio-trigger.js';
+import { MqttTrigger } from './capture/mqtt-trigger.js';
+import type { Trigger } from './capture/trigger.js';
+import { topics } from './publish/topics.js';
 import { InferencePool } from './inference/pool.js';
 import { ModelRegistry, type ModelVersion } from './inference/registry.js';
 import { Station } from './inference/station.js';
@@ -122,6 +126,7 @@ export class App {
         line: config.line,
         config: sc,
         source: createSource(sc.id, sc.source, { clock: this.clock, log: log.child({ camera: sc.id }) }),
+        trigger: this.#trigger(sc),
         pool: this.pool,
         bus: this.bus,
         clock: this.clock,
@@ -172,6 +177,27 @@ export class App {
     await this.#onStage?.('running');
   }
 
+  #trigger(sc: StationConfig): Trigger | undefined {
+    const t = sc.trigger;
+    const log = this.log.child({ camera: sc.id, component: 'trigger' });
+    const { mqtt, line } = this.config;
+    switch (t.type) {
+      case 'mqtt':
+        return new MqttTrigger({
+          url: this.#mqttUrl,
+          topic: t.topic ?? topics.trigger(mqtt.topicPrefix, line, sc.id),
+          clientId: `${mqtt.clientIdPrefix}-${line}-${sc.id}-trigger`,
+          username: mqtt.username,
+          password: mqtt.password,
+          log,
+        });
+      case 'gpio':
+        return new GpioTrigger({ chip: t.chip, line: t.line, edge: t.edge, debounceMs: t.debounceMs, log });
+      default:
+        return undefined; // free-run, or HTTP (the API calls Station.trigger)
+    }
+  }
+
   async #loadModel(ref: string): Promise<{ version: ModelVersion; provider: string }> {
     const version = await this.registry.resolve(ref);
     const m = version.manifest;
@@ -189,13 +215,22 @@ export class App {
       metrics: createMetrics(this.bus, {
         pool: () => this.pool.stats,
         publishers: () => this.publishers.map((p) => ({ name: p.name, ...p.health() })),
+        cameras: () => this.stations.map((s) => ({ camera: s.id, ...s.status().source })),
         models: () =>
           this.stations.flatMap((s) => {
             const m = s.model;
             return m ? [{ camera: s.id, name: m.manifest.name, version: m.manifest.version, provider: m.provider }] : [];
           }),
       }),
-      stations: { list: () => this.stations.map((s) => s.status()) },
+      stations: {
+        list: () => this.stations.map((s) => s.status()),
+        trigger: (id, partId) => {
+          const station = this.stations.find((s) => s.id === id);
+          if (!station) throw new LinesightError('LS_ERR_STATION_NOT_FOUND', undefined, { args: [id] });
+          return station.trigger({ ...(partId ? { partId } : {}), origin: 'http' });
+        },
+      },
+      token: this.config.api.token,
       log: this.log,
       version: packageVersion,
     });

@@ -3,9 +3,12 @@
 import type { Verdict } from './inference/verdict.js';
 import type { Logger } from './log.js';
 
+/** Why a frame was not inspected: shed under overload, too old, undecodable, a newer frame won, over the free-run rate. */
+export type DropReason = 'overload' | 'stale' | 'decode' | 'superseded' | 'skipped';
+
 export interface LinesightEvents {
   verdict: Verdict;
-  'frame-dropped': { line: string; camera: string; reason: 'overload' | 'stale' | 'decode' | 'superseded' | 'untriggered' };
+  'frame-dropped': { line: string; camera: string; reason: DropReason };
   'late-result': { line: string; camera: string; partId: string; totalMs: number; status: string };
   'model-loaded': { camera: string; name: string; version: string; provider: string; warmupMs: number };
   'publish-failed': { sink: string; error: string };

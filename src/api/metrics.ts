@@ -7,7 +7,10 @@ export interface MetricsSources {
   pool: () => { workers: number; running: number; queued: number; crashed: number; expired: number };
   publishers: () => Array<{ name: string; connected: boolean; pending: number }>;
   models: () => Array<{ camera: string; name: string; version: string; provider: string }>;
+  cameras: () => Array<{ camera: string; state: string; fps: number; reconnects: number; framesEmitted: number }>;
 }
+
+const cameraStates = ['idle', 'connecting', 'streaming', 'stalled', 'failed', 'ended', 'stopped'] as const;
 
 const latencyBuckets = [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
 
@@ -120,6 +123,47 @@ export function createMetrics(bus: EventBus, sources: MetricsSources): Registry 
     collect() {
       this.reset();
       for (const m of sources.models()) this.set({ camera: m.camera, model: m.name, version: m.version, provider: m.provider }, 1);
+    },
+  });
+
+  new Gauge({
+    name: 'linesight_camera_fps',
+    help: 'Frames per second the camera delivers (last 5 s).',
+    labelNames: ['camera'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of sources.cameras()) this.set({ camera: c.camera }, c.fps);
+    },
+  });
+  new Gauge({
+    name: 'linesight_camera_frames',
+    help: 'Frames the camera has delivered since start.',
+    labelNames: ['camera'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of sources.cameras()) this.set({ camera: c.camera }, c.framesEmitted);
+    },
+  });
+  new Gauge({
+    name: 'linesight_camera_reconnects',
+    help: 'Reconnects of the camera since start.',
+    labelNames: ['camera'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of sources.cameras()) this.set({ camera: c.camera }, c.reconnects);
+    },
+  });
+  new Gauge({
+    name: 'linesight_camera_state',
+    help: 'Camera health: 1 for the current state (connecting, streaming, stalled, failed, ...).',
+    labelNames: ['camera', 'state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of sources.cameras()) for (const st of cameraStates) this.set({ camera: c.camera, state: st }, c.state === st ? 1 : 0);
     },
   });
 

@@ -10,6 +10,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { stationRoutes, type StationsView } from './routes/stations.js';
 
 export interface ApiDeps {
+  token: string | undefined;
   readiness: Readiness;
   metrics: Registry;
   stations: StationsView;
@@ -19,7 +20,11 @@ export interface ApiDeps {
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
   // Requests are not logged one by one (fastify logs them at info); errors still are.
-  const app = Fastify({ loggerInstance: deps.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger });
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
+    // An unknown field in a request is an error to report, not something to drop silently.
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+  });
   // OpenAPI is generated from the route schemas, never written by hand.
   app.register(swagger, {
     openapi: { info: { title: 'Linesight', description: 'Edge inspection service API', version: deps.version } },
@@ -32,7 +37,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
   app.register(healthRoutes, { readiness: deps.readiness, version: deps.version });
   app.register(metricsRoutes, { registry: deps.metrics });
-  app.register(stationRoutes, { stations: deps.stations });
+  app.register(stationRoutes, { stations: deps.stations, token: deps.token });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app as unknown as FastifyInstance;
 }

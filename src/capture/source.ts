@@ -14,6 +14,9 @@ export interface SourceHealth {
   reconnects: number;
 }
 
+/** Why a source dropped a frame before any station saw it. */
+export type SourceDropReason = 'superseded' | 'decode';
+
 export interface FrameSource {
   readonly kind: string;
   /** Opens the camera (or checks the files); throws a LinesightError on bad configuration. */
@@ -23,4 +26,6 @@ export interface FrameSource {
   /** The frames, newest as they come; ends after stop() or when a finite source runs out. */
   frames(): AsyncIterable<Frame>;
   health(): SourceHealth;
+  /** Set by the station to count frames the source drops (newer frame won, undecodable data). */
+  onDrop?: ((reason: SourceDropReason) => void) | undefined;
 }

@@ -8,7 +8,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Frame, FrameImage } from './frame.js';
-import type { FrameSource, SourceHealth, SourceState } from './source.js';
+import type { FrameSource, SourceDropReason, SourceHealth, SourceState } from './source.js';
 
 export interface ReconnectPolicy {
   /** First retry delay. */
@@ -32,7 +32,7 @@ export interface StreamSourceOptions {
   finite?: boolean;
 }
 
-export type DropReason = 'superseded' | 'decode';
+export type DropReason = SourceDropReason;
 
 export interface SourceCounters {
   decodeErrors: number;

@@ -5,10 +5,12 @@ import type { Clock, TimerHandle } from '../clock.js';
 import { toWall } from '../clock.js';
 import type { StationConfig } from '../config/schema.js';
 import { describeError, isLinesightError, LinesightError } from '../errors.js';
-import type { EventBus } from '../events.js';
+import type { DropReason, EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Frame } from '../capture/frame.js';
 import type { FrameSource } from '../capture/source.js';
+import { FrameRing } from '../capture/frame-ring.js';
+import type { Trigger, TriggerEvent } from '../capture/trigger.js';
 import { decide, ruleFromManifest, type DecisionRule } from './decision.js';
 import type { ModelManifest } from './manifest.js';
 import type { ModelRef } from './messages.js';
@@ -29,7 +31,14 @@ export interface ServingModel extends LoadedModel {
 
 interface Part {
   frame: Frame;
+  /** Per-station part number: the frame's sequence in free-run, the trigger's when triggered. */
+  seq: number;
   partId: string;
+  /** When the part's clock started: capture (free-run) or trigger time. */
+  startAt: number;
+  triggeredWall?: number;
+  /** A triggered part whose camera gave no frame in time. */
+  noFrame?: boolean;
   model: ServingModel;
   deadline: number;
   settled: boolean;
@@ -47,6 +56,17 @@ export interface StationOptions {
   log: Logger;
   /** Distinguishes this process run in message ids, so ids stay unique across restarts. */
   runId: string;
+  /** External trigger (MQTT, GPIO); HTTP triggers call trigger() directly. */
+  trigger?: Trigger | undefined;
+}
+
+/** A trigger waiting for its frame. */
+interface WaitingTrigger {
+  seq: number;
+  partId: string;
+  at: number;
+  wall: number;
+  timer: TimerHandle;
 }
 
 export interface StationStatus {
@@ -56,6 +76,8 @@ export interface StationStatus {
   counts: Record<VerdictKind, number>;
   dropped: number;
   lateResults: number;
+  mode: StationConfig['trigger']['type'];
+  waitingTriggers: number;
   source: ReturnType<FrameSource['health']>;
 }
 
@@ -72,10 +94,24 @@ export class Station {
   readonly #counts: Record<VerdictKind, number> = { pass: 0, fail: 0, uncertain: 0, timeout: 0, error: 0 };
   #dropped = 0;
   #late = 0;
+  readonly #triggered: boolean;
+  readonly #tolerance: number;
+  readonly #ring = new FrameRing();
+  #waiting: WaitingTrigger[] = [];
+  #triggerSeq = 0;
+  #lastAcceptedAt = -Infinity;
 
   constructor(options: StationOptions) {
     this.#o = options;
     this.id = options.config.id;
+    const t = options.config.trigger;
+    this.#triggered = t.type !== 'free-run';
+    this.#tolerance = t.type === 'free-run' ? 0 : t.toleranceMs;
+    options.source.onDrop = (reason) => this.#drop(reason);
+  }
+
+  get triggered(): boolean {
+    return this.#triggered;
   }
 
   get model(): ServingModel | undefined {
@@ -92,21 +128,87 @@ export class Station {
     if (!this.#model) throw new LinesightError('LS_ERR_MODEL_NOT_FOUND', 'station started without a model', { args: [this.#o.config.model] });
     await this.#o.source.start();
     this.#loop = this.#run();
+    await this.#o.trigger?.start((e) => this.trigger(e));
   }
 
   async #run(): Promise<void> {
     try {
-      for await (const frame of this.#o.source.frames()) this.inspect(frame);
+      for await (const frame of this.#o.source.frames()) this.#onFrame(frame);
     } catch (err) {
       this.#o.log.error({ err, camera: this.id }, 'frame source ended with an error');
     }
   }
 
-  /** Stops the source, then waits until every accepted part has its verdict. */
+  #onFrame(frame: Frame): void {
+    const { clock, config } = this.#o;
+    if (config.maxFrameAgeMs !== undefined && clock.now() - frame.capturedAt > config.maxFrameAgeMs) {
+      this.#drop('stale');
+      return;
+    }
+    if (this.#triggered) {
+      this.#ring.push(frame);
+      const waiting = this.#waiting;
+      this.#waiting = [];
+      for (const w of waiting) this.#acceptTriggered(w, frame);
+      return;
+    }
+    const t = config.trigger;
+    if (t.type === 'free-run' && t.ratePerSec !== undefined && frame.capturedAt - this.#lastAcceptedAt < 1000 / t.ratePerSec) {
+      this.#drop('skipped');
+      return;
+    }
+    this.#lastAcceptedAt = frame.capturedAt;
+    this.inspect(frame);
+  }
+
+  /**
+   * A part is here (external trigger): it gets exactly one verdict, from the nearest frame within
+   * the tolerance, else the first frame after now, else `error` (no frame) at its deadline.
+   */
+  trigger(event: TriggerEvent): { partId: string; seq: number } {
+    if (!this.#triggered) throw new LinesightError('LS_ERR_TRIGGER', `station ${this.id} is free-running`, { args: [event.origin] });
+    const { clock, config } = this.#o;
+    const seq = ++this.#triggerSeq;
+    const partId = event.partId ?? `${this.id}-${this.#o.runId}-${seq}`;
+    const at = clock.now();
+    const recent = this.#ring.nearestBefore(at, this.#tolerance);
+    const w: WaitingTrigger = { seq, partId, at, wall: clock.wallNow(), timer: { cancel: () => {} } };
+    if (recent) {
+      this.#acceptTriggered(w, recent);
+    } else {
+      this.#waiting.push(w);
+      w.timer = clock.setTimer(config.budgetMs, () => this.#noFrame(w));
+    }
+    return { partId, seq };
+  }
+
+  #acceptTriggered(w: WaitingTrigger, frame: Frame): void {
+    w.timer.cancel();
+    // Several parts may share a frame, and a frame's bytes are moved to a worker: each part gets its own copy.
+    const image = { ...frame.image, data: new Uint8Array(frame.image.data) };
+    this.#accept({ ...frame, image }, { seq: w.seq, partId: w.partId, startAt: w.at, triggeredWall: w.wall });
+  }
+
+  /** The trigger's deadline passed with no frame from the camera: the part still gets its verdict. */
+  #noFrame(w: WaitingTrigger): void {
+    this.#waiting = this.#waiting.filter((x) => x !== w);
+    const frame: Frame = { camera: this.id, seq: 0, capturedAt: w.at, capturedWall: w.wall, image: { kind: 'encoded', data: new Uint8Array(0) } };
+    const part = this.#newPart(frame, { seq: w.seq, partId: w.partId, startAt: w.at, triggeredWall: w.wall });
+    part.noFrame = true;
+    this.#finish(part, this.#verdict(part, 'error', { error: { code: 'LS_ERR_NO_FRAME', message: `no frame within ${this.#o.config.budgetMs} ms of the trigger` } }));
+  }
+
+  #drop(reason: DropReason): void {
+    this.#dropped++;
+    this.#o.bus.emit('frame-dropped', { line: this.#o.line, camera: this.id, reason });
+  }
+
+  /** Stops the source and triggers, then waits until every accepted part has its verdict. */
   async stop(): Promise<void> {
+    await this.#o.trigger?.stop();
     await this.#o.source.stop();
     await this.#loop;
-    if (this.#inFlight.size) await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    if (this.#inFlight.size || this.#waiting.length) await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
   }
 
   status(): StationStatus {
@@ -118,35 +220,51 @@ export class Station {
       counts: { ...this.#counts },
       dropped: this.#dropped,
       lateResults: this.#late,
+      mode: this.#o.config.trigger.type,
+      waitingTriggers: this.#waiting.length,
       source: this.#o.source.health(),
     };
   }
 
-  /** Accepts one frame as a part. Public so triggers and the inspect API can hand frames in. */
+  /**
+   * Accepts one frame as a part. With a part id on the frame (or when the station is triggered)
+   * the part is never shed; a bare free-run frame may be.
+   */
   inspect(frame: Frame): void {
-    const model = this.#model!;
-    const { clock, config, pool } = this.#o;
+    this.#accept(frame, { seq: frame.seq, partId: frame.partId, startAt: frame.capturedAt });
+  }
+
+  #newPart(frame: Frame, info: { seq: number; partId?: string | undefined; startAt: number; triggeredWall?: number }): Part {
     const part: Part = {
       frame,
-      partId: frame.partId ?? `${this.id}-${this.#o.runId}-${frame.seq}`,
-      model,
-      deadline: frame.capturedAt + config.budgetMs,
+      seq: info.seq,
+      partId: info.partId ?? `${this.id}-${this.#o.runId}-${info.seq}`,
+      startAt: info.startAt,
+      ...(info.triggeredWall !== undefined ? { triggeredWall: info.triggeredWall } : {}),
+      model: this.#model!,
+      deadline: info.startAt + this.#o.config.budgetMs,
       settled: false,
       abort: new AbortController(),
     };
     this.#inFlight.add(part);
+    return part;
+  }
+
+  #accept(frame: Frame, info: { seq: number; partId?: string | undefined; startAt: number; triggeredWall?: number }): void {
+    const { clock, config, pool } = this.#o;
+    const part = this.#newPart(frame, info);
     part.timer = clock.setTimer(part.deadline - clock.now(), () => {
       part.abort.abort(new LinesightError('LS_ERR_DEADLINE_EXPIRED'));
       this.#finish(part, this.#verdict(part, 'timeout', { error: { code: 'LS_ERR_DEADLINE_EXPIRED', message: `no result within ${config.budgetMs} ms` } }));
     });
+    const sheddable = !this.#triggered && info.partId === undefined;
     pool
       .infer({
         station: this.id,
-        model: model.ref,
+        model: part.model.ref,
         image: frame.image,
         deadline: part.deadline,
-        // Free-run frames (no part id from a trigger) may be shed; a triggered part never is.
-        shedBeyond: frame.partId === undefined ? config.maxQueue : undefined,
+        shedBeyond: sheddable ? config.maxQueue : undefined,
         signal: part.abort.signal,
       })
       .then(
@@ -161,8 +279,8 @@ export class Station {
     if (part.settled || now > part.deadline) {
       this.#late++;
       const status = result.ok ? 'ok' : result.error.code;
-      this.#o.bus.emit('late-result', { line: this.#o.line, camera: this.id, partId: part.partId, totalMs: now - part.frame.capturedAt, status });
-      this.#o.log.debug({ camera: this.id, part: part.partId, totalMs: +(now - part.frame.capturedAt).toFixed(1), status }, 'late result after the deadline');
+      this.#o.bus.emit('late-result', { line: this.#o.line, camera: this.id, partId: part.partId, totalMs: now - part.startAt, status });
+      this.#o.log.debug({ camera: this.id, part: part.partId, totalMs: +(now - part.startAt).toFixed(1), status }, 'late result after the deadline');
       if (!part.settled) this.#finish(part, this.#verdict(part, 'timeout', { result, error: { code: 'LS_ERR_DEADLINE_EXPIRED', message: `result came ${(now - part.deadline).toFixed(1)} ms after the deadline` } }));
       return;
     }
@@ -207,18 +325,18 @@ export class Station {
     const now = clock.now();
     const r = extra.result;
     const timings: VerdictTimings = {
-      queueMs: r ? round(r.dispatchedAt - part.frame.capturedAt) : null,
+      queueMs: r ? round(r.dispatchedAt - part.startAt) : null,
       preprocessMs: r && r.timings.preprocessMs ? round(r.timings.preprocessMs) : null,
       inferenceMs: r && r.timings.inferenceMs ? round(r.timings.inferenceMs) : null,
-      totalMs: round(now - part.frame.capturedAt),
+      totalMs: round(now - part.startAt),
     };
     const m = part.model.manifest;
     return {
-      id: `${line}.${this.id}.${this.#o.runId}.${part.frame.seq}`,
+      id: `${line}.${this.id}.${this.#o.runId}.${part.seq}`,
       line,
       camera: this.id,
       partId: part.partId,
-      seq: part.frame.seq,
+      seq: part.seq,
       verdict: kind,
       action: actionFor(kind, config),
       label: extra.label ?? null,
@@ -228,7 +346,8 @@ export class Station {
       budgetMs: config.budgetMs,
       deadlineMet: kind !== 'timeout' && now <= part.deadline,
       timings,
-      capturedAt: new Date(part.frame.capturedWall).toISOString(),
+      capturedAt: part.noFrame ? null : new Date(part.frame.capturedWall).toISOString(),
+      ...(part.triggeredWall !== undefined ? { triggeredAt: new Date(part.triggeredWall).toISOString() } : {}),
       decidedAt: new Date(toWall(clock, now)).toISOString(),
       ...(extra.error ? { error: extra.error } : {}),
     };
@@ -245,7 +364,7 @@ export class Station {
   }
 
   #drained(): void {
-    if (this.#inFlight.size) return;
+    if (this.#inFlight.size || this.#waiting.length) return;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const w of waiters) w();

@@ -30,7 +30,10 @@ export interface Verdict {
   budgetMs: number;
   deadlineMet: boolean;
   timings: VerdictTimings;
-  capturedAt: string;
+  /** When the frame was captured; null when a triggered part got no frame. */
+  capturedAt: string | null;
+  /** Triggered parts: when the trigger came (the part's clock starts here). */
+  triggeredAt?: string;
   decidedAt: string;
   error?: { code: string; message: string };
 }

@@ -3,6 +3,7 @@
 export const topics = {
   verdict: (prefix: string, line: string, camera: string) => `${prefix}/${line}/${camera}/verdict`,
   status: (prefix: string, line: string, camera: string) => `${prefix}/${line}/${camera}/status`,
+  trigger: (prefix: string, line: string, camera: string) => `${prefix}/${line}/${camera}/trigger`,
 };
 
 export const STATUS_ONLINE = 'online';

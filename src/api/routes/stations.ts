@@ -1,19 +1,47 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { LinesightError } from '../../errors.js';
 import type { StationStatus } from '../../inference/station.js';
+import { parsePartId } from '../../capture/trigger.js';
+import { requireToken } from '../auth.js';
 
 export interface StationsView {
   list(): StationStatus[];
+  /** Fires an HTTP trigger on a station; throws LS_ERR_STATION_NOT_FOUND / LS_ERR_TRIGGER. */
+  trigger(id: string, partId: string | undefined): { partId: string; seq: number };
 }
 
-export const stationRoutes: FastifyPluginAsync<{ stations: StationsView }> = async (app, { stations }) => {
-  app.get('/stations', { schema: { summary: 'Each station: model version, counts by verdict, source health.' } }, async () => ({
+const errorBody = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } } as const;
+
+export const stationRoutes: FastifyPluginAsync<{ stations: StationsView; token: string | undefined }> = async (app, { stations, token }) => {
+  app.get('/stations', { schema: { summary: 'Each station: model version, counts by verdict, source health.' } as object }, async () => ({
     stations: stations.list(),
   }));
+
   app.get<{ Params: { id: string } }>('/stations/:id', {
-    schema: { summary: 'One station.', params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } },
-  }, async (req, reply) => {
+    schema: { summary: 'One station.', params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } } as object,
+  }, async (req) => {
     const s = stations.list().find((x) => x.id === req.params.id);
-    if (!s) return reply.status(404).send({ error: 'LS_ERR_STATION_NOT_FOUND', message: `no station ${req.params.id}` });
+    if (!s) throw new LinesightError('LS_ERR_STATION_NOT_FOUND', undefined, { args: [req.params.id] });
     return s;
+  });
+
+  app.post<{ Params: { id: string }; Body: { partId?: string } | null }>('/stations/:id/trigger', {
+    preHandler: requireToken(token),
+    schema: {
+      summary: 'A part is at the camera (HTTP trigger): it gets exactly one verdict. Needs the bearer token.',
+      params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+      body: { type: ['object', 'null'], properties: { partId: { type: ['string', 'number'] } }, additionalProperties: false },
+      response: {
+        202: { type: 'object', properties: { camera: { type: 'string' }, partId: { type: 'string' }, seq: { type: 'integer' } } },
+        400: errorBody,
+        401: errorBody,
+        404: errorBody,
+      },
+    } as object,
+  }, async (req, reply) => {
+    const parsed = parsePartId(req.body?.partId);
+    if (parsed.problem) throw new LinesightError('LS_ERR_TRIGGER', parsed.problem, { args: ['http'] });
+    const r = stations.trigger(req.params.id, parsed.partId);
+    return reply.status(202).send({ camera: req.params.id, ...r });
   });
 };
