@@ -13,6 +13,7 @@ import { GpioTrigger } from './capture/gpio-trigger.js';
 import { MqttTrigger } from './capture/mqtt-trigger.js';
 import type { Trigger } from './capture/trigger.js';
 import { topics } from './publish/topics.js';
+import { decide, ruleFromManifest } from './inference/decision.js';
 import { InferencePool } from './inference/pool.js';
 import { ModelRegistry, type ModelVersion } from './inference/registry.js';
 import { Station } from './inference/station.js';
@@ -202,8 +203,10 @@ export class App {
     const version = await this.registry.resolve(ref);
     const m = version.manifest;
     const report = await this.pool.warmUp({ key: version.key, bytes: version.bytes, manifest: m });
-    if (report.outputs !== m.labels.length) {
-      throw new LinesightError('LS_ERR_MODEL_SHAPE', `${m.name}@${m.version} gives ${report.outputs} scores for ${m.labels.length} labels`);
+    try {
+      decide(report.scores, ruleFromManifest(m));
+    } catch (err) {
+      throw new LinesightError('LS_ERR_MODEL_SHAPE', `${m.name}@${m.version}: ${(err as Error).message}`);
     }
     this.log.info({ model: `${m.name}@${m.version}`, provider: report.provider, loadMs: Math.round(report.loadMs), warmupMs: Math.round(report.inferenceMs) }, 'model loaded and warmed up');
     return { version, provider: report.provider };

@@ -16,10 +16,18 @@ export interface DecisionRule {
   failLabels: readonly string[];
   thresholds: { pass: number; fail: number };
   activation: ModelManifest['output']['activation'];
+  reduce?: ModelManifest['output']['reduce'];
 }
 
 export function ruleFromManifest(m: ModelManifest, override?: { pass: number; fail: number }): DecisionRule {
-  return { labels: m.labels, failLabels: m.failLabels, thresholds: override ?? m.thresholds, activation: m.output.activation };
+  return { labels: m.labels, failLabels: m.failLabels, thresholds: override ?? m.thresholds, activation: m.output.activation, reduce: m.output.reduce };
+}
+
+function reduce(raw: ArrayLike<number>, how: DecisionRule['reduce']): ArrayLike<number> {
+  if (!how || how === 'none' || raw.length === 0) return raw;
+  let acc = how === 'max' ? -Infinity : 0;
+  for (let i = 0; i < raw.length; i++) acc = how === 'max' ? Math.max(acc, raw[i]!) : acc + raw[i]!;
+  return [how === 'max' ? acc : acc / raw.length];
 }
 
 function activate(raw: ArrayLike<number>, activation: DecisionRule['activation']): number[] {
@@ -36,11 +44,14 @@ function activate(raw: ArrayLike<number>, activation: DecisionRule['activation']
 
 export class ScoreShapeError extends Error {}
 
-export function decide(raw: ArrayLike<number>, rule: DecisionRule): Decision {
-  if (raw.length !== rule.labels.length) {
-    throw new ScoreShapeError(`model gave ${raw.length} scores for ${rule.labels.length} labels`);
+export function decide(output: ArrayLike<number>, rule: DecisionRule): Decision {
+  const raw = reduce(output, rule.reduce);
+  let p = activate(raw, rule.activation);
+  // One score for two labels: the probability of the second (a presence or defect detector).
+  if (p.length === 1 && rule.labels.length === 2) p = [1 - p[0]!, p[0]!];
+  if (p.length !== rule.labels.length) {
+    throw new ScoreShapeError(`model gave ${output.length} scores for ${rule.labels.length} labels`);
   }
-  const p = activate(raw, rule.activation);
   if (p.some((v) => !Number.isFinite(v))) throw new ScoreShapeError(`model gave non-finite scores [${p.join(', ')}]`);
   const scores: Record<string, number> = {};
   let failP = 0;

@@ -41,11 +41,20 @@ export const ManifestSchema = Type.Object(
     output: Type.Object(
       {
         name: Type.Optional(Type.String({ minLength: 1, description: 'Output tensor; the first output when absent.' })),
-        activation: OneOf(['none', 'softmax', 'sigmoid'] as const, { title: 'Activation', description: 'Applied to the raw output to get probabilities.', default: 'none' }),
+        reduce: OneOf(['none', 'max', 'mean'] as const, {
+          title: 'Reduce',
+          description: 'Collapse the output to one score first (e.g. max over a detector\'s anchor scores: "is there any face").',
+          default: 'none',
+        }),
+        activation: OneOf(['none', 'softmax', 'sigmoid'] as const, { title: 'Activation', description: 'Applied to the (reduced) output to get probabilities.', default: 'none' }),
       },
       { additionalProperties: false, default: {} },
     ),
-    labels: Type.Array(Type.String({ minLength: 1 }), { minItems: 2, uniqueItems: true, description: 'One per output score, in order.' }),
+    labels: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 2,
+      uniqueItems: true,
+      description: 'One per output score, in order; with two labels a single score is the probability of the second.',
+    }),
     failLabels: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, uniqueItems: true, description: 'Labels that mean the part is bad.' }),
     thresholds: Type.Object(
       {

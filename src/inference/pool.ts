@@ -44,7 +44,8 @@ export interface WarmupReport {
   provider: string;
   loadMs: number;
   inferenceMs: number;
-  outputs: number;
+  /** The output of one run on a neutral input, to check it against the manifest's labels. */
+  scores: Float32Array;
 }
 
 export interface PoolStats {
@@ -152,7 +153,7 @@ export class InferencePool {
       provider: first.provider,
       loadMs: Math.max(...results.map((r) => r.timings.loadMs)),
       inferenceMs: Math.max(...results.map((r) => r.timings.inferenceMs)),
-      outputs: first.scores.length,
+      scores: first.scores,
     };
   }
 

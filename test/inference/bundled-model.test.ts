@@ -22,7 +22,7 @@ before(async () => {
   model = await new ModelRegistry(modelsDir).resolve('label-orientation');
   const report = await pool.warmUp({ key: model.key, bytes: model.bytes, manifest: model.manifest });
   assert.equal(report.provider, 'cpu');
-  assert.equal(report.outputs, 2);
+  assert.equal(report.scores.length, 2);
 });
 after(() => pool.close());
 

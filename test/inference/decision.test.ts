@@ -27,3 +27,11 @@ test('a score count that does not match the labels is an error, not a verdict', 
   assert.throws(() => decide([0.5, 0.5], rule), ScoreShapeError);
   assert.throws(() => decide([NaN, 0, 0], rule), ScoreShapeError);
 });
+
+test('a detector output reduced to one score decides a two-label presence check', () => {
+  const presence: DecisionRule = { labels: ['absent', 'present'], failLabels: ['absent'], thresholds: { pass: 0.5, fail: 0.5 }, activation: 'sigmoid', reduce: 'max' };
+  // Logits of many anchors: one strong detection makes the part "present".
+  assert.equal(decide([-8, -6, 3.2, -9], presence).verdict, 'pass');
+  assert.equal(decide([-8, -6, -4, -9], presence).verdict, 'fail');
+  assert.ok(Math.abs(decide([0], presence).scores.present! - 0.5) < 1e-9);
+});
