@@ -13,9 +13,13 @@ import { GpioTrigger } from './capture/gpio-trigger.js';
 import { MqttTrigger } from './capture/mqtt-trigger.js';
 import type { Trigger } from './capture/trigger.js';
 import { topics } from './publish/topics.js';
-import { decide, ruleFromManifest } from './inference/decision.js';
 import { InferencePool } from './inference/pool.js';
-import { ModelRegistry, type ModelVersion } from './inference/registry.js';
+import { ActiveModelStore } from './inference/active-store.js';
+import { installArchive } from './inference/model-archive.js';
+import { ModelManager } from './inference/model-manager.js';
+import { ModelWatcher } from './inference/model-watcher.js';
+import { ModelRegistry } from './inference/registry.js';
+import { loadPublicKey } from './inference/signature.js';
 import { Station } from './inference/station.js';
 import { EmbeddedBroker } from './publish/embedded-broker.js';
 import { LocalMqttPublisher } from './publish/local-mqtt.js';
@@ -43,12 +47,14 @@ export class App {
   readonly bus: EventBus;
   readonly readiness = new Readiness();
   readonly pool: InferencePool;
-  readonly registry: ModelRegistry;
   readonly stations: Station[] = [];
   readonly publishers: Publisher[] = [];
   readonly #write: ((line: string) => void) | undefined;
   readonly #onStage: AppDeps['onStage'];
   #broker: EmbeddedBroker | undefined;
+  #registry: ModelRegistry | undefined;
+  #models: ModelManager | undefined;
+  #watcher: ModelWatcher | undefined;
   #api: FastifyInstance | undefined;
   #summary: ConsoleSummary | undefined;
   #apiUrl = '';
@@ -63,7 +69,6 @@ export class App {
     this.#write = deps.write;
     this.#onStage = deps.onStage;
     this.bus = new EventBus(this.log);
-    this.registry = new ModelRegistry(config.models.directory!);
     const inf = config.inference;
     this.pool = new InferencePool({
       workers: inf.workers,
@@ -81,6 +86,16 @@ export class App {
 
   get mqttUrl(): string {
     return this.#mqttUrl;
+  }
+
+  /** Model lifecycle (activate, rollback, list); available once start() has loaded the models. */
+  get models(): ModelManager {
+    if (!this.#models) throw new Error('models are not loaded yet');
+    return this.#models;
+  }
+
+  get watcher(): ModelWatcher | undefined {
+    return this.#watcher;
   }
 
   async start(): Promise<void> {
@@ -117,12 +132,7 @@ export class App {
     this.#stops.push(() => this.pool.close(config.shutdown.drainTimeoutMs));
 
     await this.#onStage?.('models');
-    const loaded = new Map<string, Promise<{ version: ModelVersion; provider: string }>>();
     for (const sc of config.stations) {
-      if (!loaded.has(sc.model)) loaded.set(sc.model, this.#loadModel(sc.model));
-    }
-    for (const sc of config.stations) {
-      const { version, provider } = await loaded.get(sc.model)!;
       const station = new Station({
         line: config.line,
         config: sc,
@@ -134,9 +144,27 @@ export class App {
         log: log.child({ camera: sc.id }),
         runId: this.clock.wallNow().toString(36),
       });
-      station.setModel({ ref: { key: version.key, bytes: version.bytes, manifest: version.manifest }, manifest: version.manifest, provider });
       this.stations.push(station);
-      this.readiness.set(`station:${sc.id}`, false, `model ${version.manifest.name}@${version.manifest.version} ready; source not started`);
+    }
+    const keys = config.models.publicKeys.map(loadPublicKey);
+    this.#registry = new ModelRegistry(config.models.directory!, { keys });
+    const models = new ModelManager({
+      registry: this.#registry,
+      pool: this.pool,
+      stations: this.stations,
+      configured: new Map(config.stations.map((s) => [s.id, s.model])),
+      store: new ActiveModelStore(config.state.directory),
+      bus: this.bus,
+      clock: this.clock,
+      log: log.child({ component: 'models' }),
+      autoRollback: config.models.autoRollback,
+    });
+    await models.start();
+    this.#models = models;
+    this.#stops.push(() => models.stop());
+    for (const station of this.stations) {
+      const m = station.model!;
+      this.readiness.set(`station:${station.id}`, false, `model ${m.manifest.name}@${m.manifest.version} ready; source not started`);
     }
 
     await this.#onStage?.('publishers');
@@ -174,6 +202,19 @@ export class App {
       summary.flush();
       summary.stop();
     });
+    if (config.models.watch) {
+      const watcher = new ModelWatcher({
+        root: config.models.directory!,
+        intervalMs: config.models.scanIntervalMs,
+        keys,
+        clock: this.clock,
+        log: log.child({ component: 'models' }),
+        onVersion: (name, version) => models.offer(name, version),
+      });
+      await watcher.start();
+      this.#watcher = watcher;
+      this.#stops.push(() => watcher.stop());
+    }
     log.info({ stations: this.stations.length, mqtt: this.#mqttUrl, api: this.#apiUrl || 'off' }, 'Linesight running');
     await this.#onStage?.('running');
   }
@@ -199,19 +240,6 @@ export class App {
     }
   }
 
-  async #loadModel(ref: string): Promise<{ version: ModelVersion; provider: string }> {
-    const version = await this.registry.resolve(ref);
-    const m = version.manifest;
-    const report = await this.pool.warmUp({ key: version.key, bytes: version.bytes, manifest: m });
-    try {
-      decide(report.scores, ruleFromManifest(m));
-    } catch (err) {
-      throw new LinesightError('LS_ERR_MODEL_SHAPE', `${m.name}@${m.version}: ${(err as Error).message}`);
-    }
-    this.log.info({ model: `${m.name}@${m.version}`, provider: report.provider, loadMs: Math.round(report.loadMs), warmupMs: Math.round(report.inferenceMs) }, 'model loaded and warmed up');
-    return { version, provider: report.provider };
-  }
-
   async #startApi(): Promise<void> {
     const api = buildApi({
       readiness: this.readiness,
@@ -234,6 +262,22 @@ export class App {
         },
       },
       token: this.config.api.token,
+      models: {
+        maxUploadBytes: this.config.models.maxUploadMB * 1024 * 1024,
+        list: () => this.models.list(),
+        activate: (station, ref) => this.models.activate(station, ref),
+        rollback: (station) => this.models.rollback(station),
+        upload: async (archive) => {
+          const v = await installArchive(archive, {
+            root: this.config.models.directory!,
+            maxBytes: this.config.models.maxUploadMB * 1024 * 1024,
+            keys: this.config.models.publicKeys.map(loadPublicKey),
+          });
+          const { name, version } = v.manifest;
+          await this.#watcher?.markHandled(name, version);
+          return { name, version, activations: await this.models.offer(name, version) };
+        },
+      },
       log: this.log,
       version: packageVersion,
     });

@@ -7,6 +7,7 @@ import { configReference } from './config/reference.js';
 import type { Config } from './config/schema.js';
 import { isLinesightError } from './errors.js';
 import { packageVersion } from './version.js';
+import { modelsCommand } from './cli-models.js';
 
 const usage = `linesight ${packageVersion}
 
@@ -14,6 +15,7 @@ Usage:
   linesight run [--config FILE]     inspect parts (no --config: the bundled demo)
   linesight check-config FILE       validate a config file and exit
   linesight config-reference        print the config reference (Markdown)
+  linesight models ...              list, sign, verify, activate, roll back model versions
   linesight --version | --help
 `;
 
@@ -63,6 +65,13 @@ async function run(file: string | undefined): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'models') {
+    try {
+      return await modelsCommand(argv.slice(1), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), env: process.env });
+    } catch (err) {
+      return fail(err);
+    }
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -10,7 +10,7 @@ export interface LinesightEvents {
   verdict: Verdict;
   'frame-dropped': { line: string; camera: string; reason: DropReason };
   'late-result': { line: string; camera: string; partId: string; totalMs: number; status: string };
-  'model-loaded': { camera: string; name: string; version: string; provider: string; warmupMs: number };
+  'model-refused': { camera: string; model: string; error: { code: string; message: string } };
   'publish-failed': { sink: string; error: string };
 }
 

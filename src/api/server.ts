@@ -8,9 +8,11 @@ import { isLinesightError } from '../errors.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { stationRoutes, type StationsView } from './routes/stations.js';
+import { modelRoutes, type ModelsView } from './routes/models.js';
 
 export interface ApiDeps {
   token: string | undefined;
+  models: ModelsView;
   readiness: Readiness;
   metrics: Registry;
   stations: StationsView;
@@ -38,6 +40,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.register(healthRoutes, { readiness: deps.readiness, version: deps.version });
   app.register(metricsRoutes, { registry: deps.metrics });
   app.register(stationRoutes, { stations: deps.stations, token: deps.token });
+  app.register(modelRoutes, { models: deps.models, token: deps.token });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app as unknown as FastifyInstance;
 }

@@ -68,6 +68,8 @@ export function buildConfig(raw: unknown, options: { origin: string; baseDir: st
     throw new LinesightError('LS_ERR_CONFIG_INVALID', `${options.origin} (after environment overrides):\n  ${recheck.problems.join('\n  ')}`);
   }
   config.models.directory = config.models.directory ? resolveFrom(options.baseDir, config.models.directory) : bundledModelsDir;
+  config.models.publicKeys = config.models.publicKeys.map((k) => resolveFrom(options.baseDir, k));
+  config.state.directory = resolveFrom(options.baseDir, config.state.directory);
   for (const station of config.stations) {
     if (station.source.type === 'replay') station.source.path = resolveFrom(options.baseDir, station.source.path);
   }

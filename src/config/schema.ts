@@ -224,9 +224,30 @@ export const ConfigSchema = Type.Object(
     ),
     models: Type.Object(
       {
-        directory: Type.Optional(Type.String({ title: 'Directory', description: 'Models directory (<name>/<version>/manifest.json); defaults to the bundled models/.' })),
+        directory: Type.Optional(Type.String({ title: 'Directory', description: 'Models directory (<name>/<version>/manifest.json); defaults to the bundled models/. Watched for new versions; uploads land here.' })),
+        watch: Type.Boolean({ title: 'Watch', description: 'Scan the models directory for new versions and activate them on the stations that use that model.', default: true }),
+        scanIntervalMs: Type.Integer({ title: 'Scan interval', description: 'How often the models directory is scanned; a new version must look the same on two scans (fully copied) before it loads.', minimum: 100, default: 2000 }),
+        publicKeys: Type.Array(Type.String({ minLength: 1 }), {
+          title: 'Trusted keys',
+          description: 'ed25519 public keys (PEM files); when set, every model version must carry a valid signature (`linesight models sign`).',
+          default: [],
+        }),
+        maxUploadMB: Type.Integer({ title: 'Upload limit', description: 'Largest model archive accepted by POST /models, in MiB.', minimum: 1, default: 512 }),
+        autoRollback: Type.Object(
+          {
+            parts: Type.Integer({ title: 'Watch window', description: 'Parts inspected by a newly activated version before it is trusted; 0 turns automatic rollback off.', minimum: 0, default: 50 }),
+            maxFailureRate: Type.Number({ title: 'Max failure rate', description: 'Share of error and timeout verdicts in the window that rolls the version back.', minimum: 0, maximum: 1, default: 0.2 }),
+          },
+          { additionalProperties: false, default: {}, title: 'Automatic rollback', description: 'Roll a new version back when it errs or times out too often in its first parts.' },
+        ),
       },
-      { additionalProperties: false, default: {}, title: 'Models', description: 'Where model versions live.' },
+      { additionalProperties: false, default: {}, title: 'Models', description: 'Where model versions live and how new ones are accepted.' },
+    ),
+    state: Type.Object(
+      {
+        directory: Type.String({ title: 'Directory', description: 'Where Linesight keeps what must survive a restart (the active model version per station); relative to the config file.', default: '.linesight' }),
+      },
+      { additionalProperties: false, default: {}, title: 'State', description: 'Persistent state.' },
     ),
     stations: Type.Array(StationConfig, {
       title: 'Stations',

@@ -63,7 +63,19 @@ export const ManifestSchema = Type.Object(
       },
       { additionalProperties: false, description: 'Probability needed for pass and for fail; between them the verdict is uncertain.' },
     ),
-    signature: Type.Optional(Type.String({ description: 'Detached ed25519 signature over the manifest (base64).' })),
+    golden: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            file: Type.String({ pattern: '^(?!/)(?!.*\\.\\.)[A-Za-z0-9_./-]+$', description: 'Image inside the version directory.' }),
+            verdict: OneOf(['pass', 'fail', 'uncertain'] as const, { title: 'Verdict', description: 'What this version must answer for the image.' }),
+          },
+          { additionalProperties: false },
+        ),
+        { description: 'Golden samples: activation is refused if the version disagrees with any of them.' },
+      ),
+    ),
+    signature: Type.Optional(Type.String({ description: 'ed25519 signature (base64) over the canonical manifest without this field; pins the model sha256.' })),
     source: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Provenance: where the model came from, its licence.' })),
   },
   { additionalProperties: false },

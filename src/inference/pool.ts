@@ -21,7 +21,10 @@ export interface PoolOptions extends RuntimeOptions {
 export interface InferJob {
   station: string;
   model: ModelRef;
-  image: FrameImage;
+  /** The frame; absent for a warm-up run. */
+  image?: FrameImage;
+  /** Load the model and run it once on a neutral input instead of inspecting. */
+  warmup?: boolean;
   /** Monotonic ms by which the verdict is due. */
   deadline: number;
   /** Free-run frames may be shed under overload; triggered parts never are. */
@@ -135,25 +138,37 @@ export class InferencePool {
     });
   }
 
-  /** Loads `model` in every worker and runs it once; resolves when all have. */
-  async warmUp(model: ModelRef): Promise<WarmupReport> {
-    const piscina = this.#requirePiscina();
-    // One task per worker at once: each lands on a different idle thread while the others are busy loading.
-    const results = await Promise.all(
-      Array.from({ length: this.#options.workers }, () => piscina.run({ kind: 'warmup', model } satisfies WorkerTask) as Promise<WorkerResult>),
-    );
-    const failed = results.find((r): r is Extract<WorkerResult, { ok: false }> => !r.ok);
-    if (failed) {
-      throw new LinesightError(failed.error.code.startsWith('LS_ERR_') ? (failed.error.code as 'LS_ERR_MODEL_LOAD') : 'LS_ERR_MODEL_LOAD', failed.error.message);
+  /**
+   * Loads `model` in every worker and runs it once, through the same queue as parts: a warm-up
+   * only takes a free worker, and with `serving` set at most workers-1 warm up at once, so a
+   * hot swap under load always leaves a worker for parts. Repeats until every thread has it.
+   */
+  async warmUp(model: ModelRef, options: { serving?: boolean } = {}): Promise<WarmupReport> {
+    this.#requirePiscina();
+    const workers = this.#options.workers;
+    const lanes = options.serving && workers > 1 ? workers - 1 : workers;
+    const warm = new Map<number, Extract<WorkerResult, { ok: true }>>();
+    for (let round = 0; warm.size < workers && round < workers * 4; round++) {
+      const results = await Promise.all(
+        Array.from({ length: Math.min(lanes, workers - warm.size) }, () =>
+          this.infer({ station: '(warm-up)', model, warmup: true, deadline: this.#options.clock.now() + 3_600_000 }),
+        ),
+      );
+      for (const r of results) {
+        if (!r.ok) {
+          const code = r.error.code.startsWith('LS_ERR_') ? (r.error.code as 'LS_ERR_MODEL_LOAD') : 'LS_ERR_MODEL_LOAD';
+          throw new LinesightError(code, r.error.message);
+        }
+        warm.set(r.threadId, r);
+      }
     }
-    const first = results[0] as Extract<WorkerResult, { ok: true }>;
-    const threads = new Set(results.map((r) => r.threadId)).size;
-    this.#options.log.debug({ model: model.key, threads }, 'model warmed up');
+    const all = [...warm.values()];
+    this.#options.log.debug({ model: model.key, threads: warm.size }, 'model warmed up');
     return {
-      provider: first.provider,
-      loadMs: Math.max(...results.map((r) => r.timings.loadMs)),
-      inferenceMs: Math.max(...results.map((r) => r.timings.inferenceMs)),
-      scores: first.scores,
+      provider: all[0]!.provider,
+      loadMs: Math.max(...all.map((r) => r.timings.loadMs)),
+      inferenceMs: Math.max(...all.map((r) => r.timings.inferenceMs)),
+      scores: all[0]!.scores,
     };
   }
 
@@ -195,12 +210,18 @@ export class InferencePool {
         continue;
       }
       this.#running++;
-      const image = { ...p.job.image, data: ownedBuffer(p.job.image.data) };
-      const task: WorkerTask = { kind: 'infer', model: p.job.model, image };
-      (piscina.run(task, { transferList: [image.data.buffer as ArrayBuffer] }) as Promise<WorkerResult>).then(
+      let run: Promise<WorkerResult>;
+      if (p.job.warmup || !p.job.image) {
+        run = piscina.run({ kind: 'warmup', model: p.job.model } satisfies WorkerTask);
+      } else {
+        const image = { ...p.job.image, data: ownedBuffer(p.job.image.data) };
+        run = piscina.run({ kind: 'infer', model: p.job.model, image } satisfies WorkerTask, { transferList: [image.data.buffer as ArrayBuffer] });
+      }
+      run.then(
         (result) => {
           this.#counts.completed++;
-          if (result.ok) this.#learn(result.timings.preprocessMs + result.timings.inferenceMs);
+          // A one-off model load is not service time: it would make later parts look hopeless.
+          if (result.ok && !p.job.warmup) this.#learn(result.timings.preprocessMs + result.timings.inferenceMs);
           this.#settle();
           p.resolve({ ...result, dispatchedAt: now });
         },

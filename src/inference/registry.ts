@@ -5,10 +5,14 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LinesightError } from '../errors.js';
+import type { KeyObject } from 'node:crypto';
 import { MANIFEST_FILE, manifestProblems, type ModelManifest } from './manifest.js';
+import { checkSignature } from './signature.js';
 
 export interface ModelVersion {
   readonly manifest: ModelManifest;
+  /** The manifest exactly as in the file (no defaults filled in): what a signature covers. */
+  readonly raw: Record<string, unknown>;
   readonly dir: string;
   /** Verified model bytes in shared memory: every worker reads the same copy. */
   readonly bytes: Uint8Array;
@@ -40,23 +44,33 @@ export function parseModelRef(ref: string): { name: string; version?: string } {
   return at < 0 ? { name: ref } : { name: ref.slice(0, at), version: ref.slice(at + 1) };
 }
 
-export async function readManifest(dir: string): Promise<ModelManifest> {
+export async function readManifest(dir: string): Promise<{ manifest: ModelManifest; raw: Record<string, unknown> }> {
   const path = join(dir, MANIFEST_FILE);
-  let raw: unknown;
+  let text: string;
+  let parsed: unknown;
   try {
-    raw = JSON.parse(await readFile(path, 'utf8'));
+    text = await readFile(path, 'utf8');
+    parsed = JSON.parse(text);
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no manifest.json' : (err as Error).message;
     throw new LinesightError('LS_ERR_MODEL_MANIFEST', why, { args: [path], cause: err });
   }
-  const { manifest, problems } = manifestProblems(raw);
+  // Validation fills in defaults; the signature is over the file as written, so keep a copy.
+  const raw = JSON.parse(text) as Record<string, unknown>;
+  const { manifest, problems } = manifestProblems(parsed);
   if (!manifest) throw new LinesightError('LS_ERR_MODEL_MANIFEST', problems.join('; '), { args: [path] });
-  return manifest;
+  return { manifest, raw };
 }
 
-/** Reads and verifies one version directory. */
-export async function loadModelVersion(dir: string): Promise<ModelVersion> {
-  const manifest = await readManifest(dir);
+export interface LoadOptions {
+  /** Trusted ed25519 public keys; when non-empty every version must be signed by one. */
+  keys?: readonly KeyObject[];
+}
+
+/** Reads and verifies one version directory: manifest, signature, model checksum. */
+export async function loadModelVersion(dir: string, options: LoadOptions = {}): Promise<ModelVersion> {
+  const { manifest, raw } = await readManifest(dir);
+  checkSignature(manifest, raw, options.keys ?? []);
   const file = join(dir, manifest.file);
   let data: Buffer;
   try {
@@ -72,14 +86,27 @@ export async function loadModelVersion(dir: string): Promise<ModelVersion> {
   bytes.set(data);
   // The key covers the manifest too: the same weights fed differently are a different model.
   const identity = sha256Hex(Buffer.from(JSON.stringify(manifest) + actual)).slice(0, 12);
-  return { manifest, dir, bytes, key: `${manifest.name}@${manifest.version}#${identity}` };
+  return { manifest, raw, dir, bytes, key: `${manifest.name}@${manifest.version}#${identity}` };
 }
 
 export class ModelRegistry {
   readonly #root: string;
+  readonly #options: LoadOptions;
 
-  constructor(root: string) {
+  constructor(root: string, options: LoadOptions = {}) {
     this.#root = root;
+    this.#options = options;
+  }
+
+  /** Model names: directories of the root that hold at least one version. */
+  async names(): Promise<string[]> {
+    let entries;
+    try {
+      entries = await readdir(this.#root, { withFileTypes: true });
+    } catch {
+      return [];
+    }
+    return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
   }
 
   get root(): string {
@@ -105,7 +132,7 @@ export class ModelRegistry {
       const known = versions.length ? `known versions: ${versions.join(', ')}` : `no versions under ${join(this.#root, name)}`;
       throw new LinesightError('LS_ERR_MODEL_NOT_FOUND', known, { args: [ref] });
     }
-    const mv = await loadModelVersion(join(this.#root, name, chosen));
+    const mv = await loadModelVersion(join(this.#root, name, chosen), this.#options);
     if (mv.manifest.name !== name || mv.manifest.version !== chosen) {
       throw new LinesightError(
         'LS_ERR_MODEL_MANIFEST',

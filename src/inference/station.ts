@@ -363,7 +363,24 @@ export class Station {
     this.#drained();
   }
 
+  /** Resolves when no part in flight uses the model `key` (its version can then be unloaded). */
+  whenDrainedOf(key: string): Promise<void> {
+    const busy = () => [...this.#inFlight].some((p) => p.model.ref.key === key);
+    if (!busy()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (busy()) return false;
+        resolve();
+        return true;
+      };
+      this.#settleWatchers.push(check);
+    });
+  }
+
+  #settleWatchers: Array<() => boolean> = [];
+
   #drained(): void {
+    if (this.#settleWatchers.length) this.#settleWatchers = this.#settleWatchers.filter((check) => !check());
     if (this.#inFlight.size || this.#waiting.length) return;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];

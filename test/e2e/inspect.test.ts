@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import { test } from 'node:test';
 import { App } from '../../src/app.js';
 import { buildConfig } from '../../src/config/load.js';
@@ -25,7 +28,7 @@ function config(path: string, extra: Record<string, unknown> = {}) {
       summary: { intervalMs: 0 },
       ...extra,
     },
-    { origin: 'test', baseDir: '/' },
+    { origin: 'test', baseDir: mkdtempSync(joinPath(tmpdir(), 'linesight-state-')) },
   );
 }
 

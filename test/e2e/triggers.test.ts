@@ -1,6 +1,9 @@
 // Triggered stations: every trigger (MQTT or HTTP) yields exactly one verdict with its part id,
 // also when triggers come faster than the camera's frames; no frame in time is an `error`.
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import { test } from 'node:test';
 import mqtt from 'mqtt';
 import { App } from '../../src/app.js';
@@ -23,7 +26,7 @@ function triggeredApp(trigger: Record<string, unknown>, source: Record<string, u
       api: { port: 0, token },
       summary: { intervalMs: 0 },
     },
-    { origin: 'test', baseDir: '/' },
+    { origin: 'test', baseDir: mkdtempSync(joinPath(tmpdir(), 'linesight-state-')) },
   );
   const app = new App(config, { log: silentLogger });
   const verdicts: Verdict[] = [];

@@ -1,0 +1,235 @@
+// Model lifecycle per station: load a version beside the one serving (blue/green), check it
+// (manifest, signature, checksum, output shape, golden samples), switch atomically for new parts,
+// retire the old one once its parts have drained, remember the choice across restarts, and roll
+// back — on request, or by itself when a new version errs or times out too often.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock } from '../clock.js';
+import { LinesightError, describeError } from '../errors.js';
+import type { EventBus } from '../events.js';
+import type { Logger } from '../log.js';
+import { decide, ruleFromManifest } from './decision.js';
+import type { ModelRef } from './messages.js';
+import type { InferencePool } from './pool.js';
+import { compareVersions, parseModelRef, type ModelRegistry, type ModelVersion } from './registry.js';
+import type { ActiveModelStore } from './active-store.js';
+import type { LoadedModel, Station } from './station.js';
+import type { Verdict } from './verdict.js';
+
+export interface ModelManagerOptions {
+  registry: ModelRegistry;
+  pool: InferencePool;
+  stations: readonly Station[];
+  /** The model each station's config names (name or name@version): the fallback at start. */
+  configured: ReadonlyMap<string, string>;
+  store: ActiveModelStore;
+  bus: EventBus;
+  clock: Clock;
+  log: Logger;
+  autoRollback: { parts: number; maxFailureRate: number };
+}
+
+export interface ActivationReport {
+  station: string;
+  from: string | null;
+  to: string;
+  provider: string;
+  warmupMs: number;
+  golden: number;
+  reason: string;
+}
+
+interface Probation {
+  ref: string;
+  seen: number;
+  failed: number;
+}
+
+const refOf = (m: { name: string; version: string }) => `${m.name}@${m.version}`;
+
+export class ModelManager {
+  readonly #o: ModelManagerOptions;
+  readonly #busy = new Set<string>();
+  readonly #probation = new Map<string, Probation>();
+  #off: (() => void) | undefined;
+
+  constructor(options: ModelManagerOptions) {
+    this.#o = options;
+  }
+
+  #station(id: string): Station {
+    const s = this.#o.stations.find((x) => x.id === id);
+    if (!s) throw new LinesightError('LS_ERR_STATION_NOT_FOUND', undefined, { args: [id] });
+    return s;
+  }
+
+  /**
+   * Gives every station its model before it starts: the version it last served (persisted), or
+   * the configured one if that is gone or no longer passes its checks.
+   */
+  async start(): Promise<void> {
+    const state = await this.#o.store.load();
+    for (const station of this.#o.stations) {
+      const configured = this.#o.configured.get(station.id)!;
+      const remembered = state[station.id]?.active;
+      let loaded: { version: ModelVersion; model: LoadedModel; golden: number } | undefined;
+      if (remembered && parseModelRef(remembered).name === parseModelRef(configured).name) {
+        try {
+          loaded = await this.#prepare(remembered, false);
+        } catch (err) {
+          this.#o.log.warn({ camera: station.id, model: remembered, err }, 'the remembered model version cannot serve; using the configured one');
+        }
+      }
+      loaded ??= await this.#prepare(configured, false);
+      station.setModel(loaded.model);
+      const ref = refOf(loaded.version.manifest);
+      await this.#o.store.update(station.id, (s) => ({ active: ref, history: s?.active === ref ? s.history : s?.history ?? [] }));
+      this.#o.log.info({ camera: station.id, model: ref, provider: loaded.model.provider }, 'station model ready');
+    }
+    this.#off = this.#o.bus.on('verdict', (v) => this.#watch(v));
+  }
+
+  stop(): void {
+    this.#off?.();
+  }
+
+  /** Every version on disk, with the stations serving it. */
+  async list(): Promise<Array<{ name: string; versions: Array<{ version: string; servedBy: string[] }> }>> {
+    const out = [];
+    for (const name of await this.#o.registry.names()) {
+      const versions = await this.#o.registry.versions(name);
+      out.push({
+        name,
+        versions: versions.map((version) => ({
+          version,
+          servedBy: this.#o.stations.filter((s) => s.model && refOf(s.model.manifest) === `${name}@${version}`).map((s) => s.id),
+        })),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Loads and checks `ref` beside the serving version, then switches the station to it. On any
+   * failure the old version keeps serving and the error says why.
+   */
+  async activate(stationId: string, ref: string, reason = 'requested'): Promise<ActivationReport> {
+    const station = this.#station(stationId);
+    if (this.#busy.has(stationId)) throw new LinesightError('LS_ERR_MODEL_BUSY', undefined, { args: [stationId] });
+    this.#busy.add(stationId);
+    try {
+      const previous = station.model;
+      const { version, model, golden } = await this.#prepare(ref, true);
+      const to = refOf(version.manifest);
+      const from = previous ? refOf(previous.manifest) : null;
+      if (previous?.ref.key === model.ref.key) {
+        return { station: stationId, from, to, provider: model.provider, warmupMs: 0, golden, reason: 'already active' };
+      }
+      station.setModel(model);
+      await this.#o.store.update(stationId, (s) => ({
+        active: to,
+        history: reason === 'rollback' ? (s?.history ?? []).slice(0, -1) : [...(s?.history ?? []), ...(from ? [from] : [])].slice(-20),
+      }));
+      if (reason !== 'rollback' && this.#o.autoRollback.parts > 0) this.#probation.set(stationId, { ref: to, seen: 0, failed: 0 });
+      else this.#probation.delete(stationId);
+      this.#o.log.info({ camera: stationId, from, to, reason }, 'model switched');
+      if (previous) void this.#retire(station, previous.ref);
+      return { station: stationId, from, to, provider: model.provider, warmupMs: 0, golden, reason };
+    } finally {
+      this.#busy.delete(stationId);
+    }
+  }
+
+  /** Back to the version served before the current one. */
+  async rollback(stationId: string): Promise<ActivationReport> {
+    this.#station(stationId);
+    const state = await this.#o.store.load();
+    const previous = state[stationId]?.history.at(-1);
+    if (!previous) throw new LinesightError('LS_ERR_NO_ROLLBACK', undefined, { args: [stationId] });
+    return this.activate(stationId, previous, 'rollback');
+  }
+
+  /** A version that appeared on disk: stations serving an older version of that model move to it. */
+  async offer(name: string, version: string): Promise<ActivationReport[]> {
+    const reports: ActivationReport[] = [];
+    for (const station of this.#o.stations) {
+      const m = station.model;
+      if (!m || m.manifest.name !== name || compareVersions(version, m.manifest.version) <= 0) continue;
+      // A station pinned to name@version in its config is not moved by a new arrival.
+      if (parseModelRef(this.#o.configured.get(station.id)!).version) continue;
+      try {
+        reports.push(await this.activate(station.id, `${name}@${version}`, 'new version'));
+      } catch (err) {
+        this.#o.log.error({ camera: station.id, model: `${name}@${version}`, err }, 'new model version refused; the current one keeps serving');
+        this.#o.bus.emit('model-refused', { camera: station.id, model: `${name}@${version}`, error: describeError(err) });
+      }
+    }
+    return reports;
+  }
+
+  async #prepare(ref: string, serving: boolean): Promise<{ version: ModelVersion; model: LoadedModel; golden: number }> {
+    const version = await this.#o.registry.resolve(ref);
+    const m = version.manifest;
+    const modelRef: ModelRef = { key: version.key, bytes: version.bytes, manifest: m };
+    const report = await this.#o.pool.warmUp(modelRef, { serving });
+    try {
+      decide(report.scores, ruleFromManifest(m));
+    } catch (err) {
+      throw new LinesightError('LS_ERR_MODEL_SHAPE', `${refOf(m)}: ${(err as Error).message}`);
+    }
+    const golden = await this.#checkGolden(version, modelRef);
+    this.#o.log.info({ model: refOf(m), provider: report.provider, loadMs: Math.round(report.loadMs), golden }, 'model loaded, warmed up and checked');
+    return { version, model: { ref: modelRef, manifest: m, provider: report.provider }, golden };
+  }
+
+  async #checkGolden(version: ModelVersion, model: ModelRef): Promise<number> {
+    const golden = version.manifest.golden ?? [];
+    const rule = ruleFromManifest(version.manifest);
+    const problems: string[] = [];
+    for (const g of golden) {
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(join(version.dir, g.file));
+      } catch (err) {
+        problems.push(`${g.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        continue;
+      }
+      const r = await this.#o.pool.infer({ station: '(golden)', model, image: { kind: 'encoded', data: new Uint8Array(bytes) }, deadline: this.#o.clock.now() + 3_600_000 });
+      if (!r.ok) {
+        problems.push(`${g.file}: ${r.error.message}`);
+        continue;
+      }
+      const d = decide(r.scores, rule);
+      if (d.verdict !== g.verdict) problems.push(`${g.file}: expected ${g.verdict}, got ${d.verdict} (${d.label} ${d.score.toFixed(3)})`);
+    }
+    if (problems.length) throw new LinesightError('LS_ERR_MODEL_GOLDEN', `${refOf(version.manifest)}: ${problems.join('; ')}`);
+    return golden.length;
+  }
+
+  /** After its last part settles, and if no station serves it, the old version leaves the workers. */
+  async #retire(station: Station, old: ModelRef): Promise<void> {
+    await station.whenDrainedOf(old.key);
+    if (this.#o.stations.some((s) => s.model?.ref.key === old.key)) return;
+    try {
+      await this.#o.pool.unload(old.key);
+    } catch (err) {
+      this.#o.log.warn({ model: old.key, err }, 'could not unload the old model version');
+    }
+  }
+
+  #watch(v: Verdict): void {
+    const p = this.#probation.get(v.camera);
+    if (!p || !v.model || refOf(v.model) !== p.ref) return;
+    p.seen++;
+    if (v.verdict === 'error' || v.verdict === 'timeout') p.failed++;
+    const { parts, maxFailureRate } = this.#o.autoRollback;
+    if (p.failed / parts > maxFailureRate) {
+      this.#probation.delete(v.camera);
+      this.#o.log.error({ camera: v.camera, model: p.ref, failed: p.failed, seen: p.seen }, 'new model version fails too often: rolling back');
+      this.rollback(v.camera).catch((err) => this.#o.log.error({ camera: v.camera, err: describeError(err).message }, 'automatic rollback failed'));
+    } else if (p.seen >= parts) {
+      this.#probation.delete(v.camera);
+      this.#o.log.info({ camera: v.camera, model: p.ref, failed: p.failed, seen: p.seen }, 'new model version passed its probation');
+    }
+  }
+}
