@@ -211,7 +211,7 @@ export class ModelManager {
     await station.whenDrainedOf(old.key);
     if (this.#o.stations.some((s) => s.model?.ref.key === old.key)) return;
     try {
-      await this.#o.pool.unload(old.key);
+      await this.#o.pool.unload(old);
     } catch (err) {
       this.#o.log.warn({ model: old.key, err }, 'could not unload the old model version');
     }

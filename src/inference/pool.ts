@@ -21,10 +21,10 @@ export interface PoolOptions extends RuntimeOptions {
 export interface InferJob {
   station: string;
   model: ModelRef;
-  /** The frame; absent for a warm-up run. */
+  /** The frame; absent for a control task. */
   image?: FrameImage;
-  /** Load the model and run it once on a neutral input instead of inspecting. */
-  warmup?: boolean;
+  /** Instead of inspecting: load and run once on a neutral input (warm-up), or drop the model (unload). */
+  control?: 'warmup' | 'unload';
   /** Monotonic ms by which the verdict is due. */
   deadline: number;
   /** Free-run frames may be shed under overload; triggered parts never are. */
@@ -151,7 +151,7 @@ export class InferencePool {
     for (let round = 0; warm.size < workers && round < workers * 4; round++) {
       const results = await Promise.all(
         Array.from({ length: Math.min(lanes, workers - warm.size) }, () =>
-          this.infer({ station: '(warm-up)', model, warmup: true, deadline: this.#options.clock.now() + 3_600_000 }),
+          this.infer({ station: '(warm-up)', model, control: 'warmup', deadline: this.#options.clock.now() + 3_600_000 }),
         ),
       );
       for (const r of results) {
@@ -211,7 +211,9 @@ export class InferencePool {
       }
       this.#running++;
       let run: Promise<WorkerResult>;
-      if (p.job.warmup || !p.job.image) {
+      if (p.job.control === 'unload') {
+        run = piscina.run({ kind: 'unload', key: p.job.model.key } satisfies WorkerTask);
+      } else if (p.job.control === 'warmup' || !p.job.image) {
         run = piscina.run({ kind: 'warmup', model: p.job.model } satisfies WorkerTask);
       } else {
         const image = { ...p.job.image, data: ownedBuffer(p.job.image.data) };
@@ -221,7 +223,7 @@ export class InferencePool {
         (result) => {
           this.#counts.completed++;
           // A one-off model load is not service time: it would make later parts look hopeless.
-          if (result.ok && !p.job.warmup) this.#learn(result.timings.preprocessMs + result.timings.inferenceMs);
+          if (result.ok && !p.job.control) this.#learn(result.timings.preprocessMs + result.timings.inferenceMs);
           this.#settle();
           p.resolve({ ...result, dispatchedAt: now });
         },
@@ -257,11 +259,20 @@ export class InferencePool {
     }
   }
 
-  /** Asks every worker to drop a model version's session (after it has drained). */
-  async unload(key: string): Promise<void> {
-    const piscina = this.#piscina;
-    if (!piscina) return;
-    await Promise.all(piscina.threads.map(() => piscina.run({ kind: 'unload', key } satisfies WorkerTask)));
+  /**
+   * Has every worker drop a model version's session (after it has drained), so memory returns to
+   * what one version needs. Like warm-up, it goes through the queue until each thread has done it.
+   */
+  async unload(model: ModelRef): Promise<void> {
+    if (!this.#piscina || this.#closing) return;
+    const workers = this.#options.workers;
+    const done = new Set<number>();
+    for (let round = 0; done.size < workers && round < workers * 4; round++) {
+      const results = await Promise.all(
+        Array.from({ length: workers - done.size }, () => this.infer({ station: '(unload)', model, control: 'unload', deadline: this.#options.clock.now() + 3_600_000 })),
+      );
+      for (const r of results) done.add(r.threadId);
+    }
   }
 
   /** Resolves when nothing is queued or running. */

@@ -78,7 +78,7 @@ async function warmup(model: ModelRef, timings: StageTimings): Promise<WorkerRes
   }
 }
 
-export default async function handle(task: WorkerTask): Promise<WorkerResult | { ok: true; unloaded: boolean }> {
+export default async function handle(task: WorkerTask): Promise<WorkerResult> {
   const timings: StageTimings = { startedAt: monotonicMs(), loadMs: 0, preprocessMs: 0, inferenceMs: 0 };
   switch (task.kind) {
     case 'infer':
@@ -89,7 +89,9 @@ export default async function handle(task: WorkerTask): Promise<WorkerResult | {
       const s = sessions.get(task.key);
       sessions.delete(task.key);
       if (s) await s.then((x) => x.dispose(), () => undefined);
-      return { ok: true, unloaded: !!s };
+      // Give the old session's buffers back now rather than at the next collection (needs --expose-gc).
+      (globalThis as { gc?: () => void }).gc?.();
+      return { ok: true, scores: new Float32Array(0), provider: '', timings, threadId };
     }
   }
 }
