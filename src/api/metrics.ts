@@ -63,109 +63,34 @@ export function createMetrics(bus: EventBus, sources: MetricsSources): Registry 
     registers: [registry],
   });
 
-  new Gauge({
-    name: 'linesight_pool_queue_depth',
-    help: 'Parts waiting for a worker.',
-    registers: [registry],
-    collect() {
-      this.set(sources.pool().queued);
-    },
-  });
-  new Gauge({
-    name: 'linesight_pool_busy_workers',
-    help: 'Workers running an inference.',
-    registers: [registry],
-    collect() {
-      this.set(sources.pool().running);
-    },
-  });
-  new Gauge({
-    name: 'linesight_pool_workers',
-    help: 'Worker threads in the pool.',
-    registers: [registry],
-    collect() {
-      this.set(sources.pool().workers);
-    },
-  });
-  new Gauge({
-    name: 'linesight_pool_worker_crashes',
-    help: 'Workers that died mid-task since start (each was replaced).',
-    registers: [registry],
-    collect() {
-      this.set(sources.pool().crashed);
-    },
-  });
-  new Gauge({
-    name: 'linesight_publisher_connected',
-    help: '1 when the sink is connected.',
-    labelNames: ['sink'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const p of sources.publishers()) this.set({ sink: p.name }, p.connected ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'linesight_publisher_pending',
-    help: 'Verdicts handed to the sink and not yet acknowledged.',
-    labelNames: ['sink'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const p of sources.publishers()) this.set({ sink: p.name }, p.pending);
-    },
-  });
-  new Gauge({
-    name: 'linesight_model_info',
-    help: 'The model version each camera serves (value 1), with the execution provider in use.',
-    labelNames: ['camera', 'model', 'version', 'provider'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const m of sources.models()) this.set({ camera: m.camera, model: m.name, version: m.version, provider: m.provider }, 1);
-    },
-  });
-
-  new Gauge({
-    name: 'linesight_camera_fps',
-    help: 'Frames per second the camera delivers (last 5 s).',
-    labelNames: ['camera'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const c of sources.cameras()) this.set({ camera: c.camera }, c.fps);
-    },
-  });
-  new Gauge({
-    name: 'linesight_camera_frames',
-    help: 'Frames the camera has delivered since start.',
-    labelNames: ['camera'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const c of sources.cameras()) this.set({ camera: c.camera }, c.framesEmitted);
-    },
-  });
-  new Gauge({
-    name: 'linesight_camera_reconnects',
-    help: 'Reconnects of the camera since start.',
-    labelNames: ['camera'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const c of sources.cameras()) this.set({ camera: c.camera }, c.reconnects);
-    },
-  });
-  new Gauge({
-    name: 'linesight_camera_state',
-    help: 'Camera health: 1 for the current state (connecting, streaming, stalled, failed, ...).',
-    labelNames: ['camera', 'state'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const c of sources.cameras()) for (const st of cameraStates) this.set({ camera: c.camera, state: st }, c.state === st ? 1 : 0);
-    },
-  });
+  // Gauges read at scrape time from the parts that own the numbers.
+  const sampled = (name: string, help: string, labelNames: readonly string[], read: () => Array<[Record<string, string>, number]>) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [labels, value] of read()) this.set(labels, value);
+      },
+    });
+  const pool = (pick: (p: ReturnType<MetricsSources['pool']>) => number) => (): Array<[Record<string, string>, number]> => [[{}, pick(sources.pool())]];
+  sampled('linesight_pool_queue_depth', 'Parts waiting for a worker.', [], pool((p) => p.queued));
+  sampled('linesight_pool_busy_workers', 'Workers running an inference.', [], pool((p) => p.running));
+  sampled('linesight_pool_workers', 'Worker threads in the pool.', [], pool((p) => p.workers));
+  sampled('linesight_pool_worker_crashes', 'Workers that died mid-task since start (each was replaced).', [], pool((p) => p.crashed));
+  sampled('linesight_publisher_connected', '1 when the sink is connected.', ['sink'], () => sources.publishers().map((p) => [{ sink: p.name }, p.connected ? 1 : 0]));
+  sampled('linesight_publisher_pending', 'Verdicts handed to the sink and not yet acknowledged.', ['sink'], () => sources.publishers().map((p) => [{ sink: p.name }, p.pending]));
+  sampled('linesight_model_info', 'The model version each camera serves (value 1), with the execution provider in use.', ['camera', 'model', 'version', 'provider'], () =>
+    sources.models().map((m) => [{ camera: m.camera, model: m.name, version: m.version, provider: m.provider }, 1]),
+  );
+  sampled('linesight_camera_fps', 'Frames per second the camera delivers (last 5 s).', ['camera'], () => sources.cameras().map((c) => [{ camera: c.camera }, c.fps]));
+  sampled('linesight_camera_frames', 'Frames the camera has delivered since start.', ['camera'], () => sources.cameras().map((c) => [{ camera: c.camera }, c.framesEmitted]));
+  sampled('linesight_camera_reconnects', 'Reconnects of the camera since start.', ['camera'], () => sources.cameras().map((c) => [{ camera: c.camera }, c.reconnects]));
+  sampled('linesight_camera_state', 'Camera health: 1 for the current state (connecting, streaming, stalled, failed, ...).', ['camera', 'state'], () =>
+    sources.cameras().flatMap((c) => cameraStates.map((st): [Record<string, string>, number] => [{ camera: c.camera, state: st }, c.state === st ? 1 : 0])),
+  );
 
   bus.on('verdict', (v: Verdict) => {
     parts.inc({ line: v.line, camera: v.camera, verdict: v.verdict, action: v.action });
