@@ -6,9 +6,7 @@ import type { ModelRuntime } from './runtime.js';
 
 const loaders: Record<ModelManifest['format'], () => Promise<ModelRuntime>> = {
   onnx: async () => (await import('./onnx.js')).onnxRuntime,
-  tflite: async () => {
-    throw new LinesightError('LS_ERR_RUNTIME_UNKNOWN', 'the TFLite runtime is not installed in this build', { args: ['tflite'] });
-  },
+  tflite: async () => (await import('./tflite.js')).tfliteRuntime,
 };
 
 export async function runtimeFor(format: ModelManifest['format']): Promise<ModelRuntime> {
