@@ -6,6 +6,13 @@
 const SOI = 0xd8;
 const EOI = 0xd9;
 const SOS = 0xda;
+/** SOI and the first byte of the marker that always follows it. */
+const SOI_MARKER = Buffer.from([0xff, SOI, 0xff]);
+
+/** APPn and COM segments carry arbitrary data (EXIF thumbnails, ICC profiles), SOIs included. */
+function isAppOrComment(marker: number): boolean {
+  return (marker >= 0xe0 && marker <= 0xef) || marker === 0xfe;
+}
 
 export interface JpegSplitterOptions {
   /** Larger frames are dropped as corrupt (default 64 MiB). */
@@ -77,6 +84,15 @@ export class JpegSplitter {
     this.#pos = from;
   }
 
+  /**
+   * The frame in progress broke its own structure. Look for the next SOI from just after its
+   * own, not from here: a frame cut inside a header segment declares a length that runs into
+   * the next frame, and skipping it would skip that frame's SOI too.
+   */
+  #abandon(): void {
+    this.#resync(this.#start + 2);
+  }
+
   #next(): Buffer | undefined {
     const b = this.#buf;
     for (;;) {
@@ -119,7 +135,7 @@ export class JpegSplitter {
       const p = this.#pos;
       if (p + 1 >= b.length) return undefined;
       if (b[p] !== 0xff) {
-        this.#resync(p);
+        this.#abandon();
         continue;
       }
       const m = b[p + 1]!;
@@ -128,10 +144,15 @@ export class JpegSplitter {
         continue;
       }
       if (m === EOI) {
-        const frame = Buffer.from(b.subarray(this.#start, p + 2));
+        const start = this.#start;
         this.#start = -1;
         this.#pos = p + 2;
-        return frame;
+        // push() bounds a frame still arriving; one that arrived whole in a chunk is checked here.
+        if (p + 2 - start > this.#max) {
+          this.#corrupt++;
+          continue;
+        }
+        return Buffer.from(b.subarray(start, p + 2));
       }
       if (m === SOI) {
         // A new image began before the last one ended: the last one was cut.
@@ -145,11 +166,22 @@ export class JpegSplitter {
       if (p + 3 >= b.length) return undefined;
       const len = b.readUInt16BE(p + 2);
       if (len < 2) {
-        this.#resync(p + 2);
+        this.#abandon();
         continue;
       }
-      if (p + 2 + len > b.length) return undefined;
-      this.#pos = p + 2 + len;
+      const end = p + 2 + len;
+      if (!isAppOrComment(m)) {
+        // Tables and frame/scan headers never hold an SOI. One here means this frame was cut inside
+        // the segment and the next frame began; its length would otherwise splice the two into one.
+        const soi = b.subarray(p + 2, Math.min(end + 2, b.length)).indexOf(SOI_MARKER);
+        if (soi >= 0) {
+          this.#resync(p + 2 + soi);
+          continue;
+        }
+      }
+      // Wait for the marker after the segment too, so the check above sees an SOI straddling its end.
+      if (end + 2 > b.length) return undefined;
+      this.#pos = end;
       if (m === SOS) this.#inScan = true;
     }
   }

@@ -1,0 +1,293 @@
+// A camera or video file read by Debian's ffmpeg as a child process: RTSP, HTTP, V4L2 devices
+// and files. One ffmpeg per session writes frames to stdout, as JPEGs (split with
+// JpegSplitter) or raw RGB (fixed size); StreamSource reconnects when it exits.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { Clock } from '../clock.js';
+import type { FfmpegSourceConfig } from '../config/schema.js';
+import { LinesightError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { FrameImage } from './frame.js';
+import { JpegSplitter } from './jpeg-stream.js';
+import { StreamSource } from './stream-source.js';
+
+export type SpawnProcess = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+
+export interface FfmpegSourceDeps {
+  clock: Clock;
+  log: Logger;
+  /** Starts ffmpeg; tests inject a wrapper to watch or replace the child. */
+  spawn?: SpawnProcess;
+  random?: () => number;
+}
+
+const program = 'ffmpeg';
+const networkSchemes = ['rtsp', 'rtsps', 'http', 'https'] as const;
+const allowedInputs = 'rtsp://, rtsps://, http://, https://, a video file path (or file://) or a V4L2 device (/dev/videoN)';
+/** SIGTERM lets ffmpeg close the connection cleanly (an RTSP TEARDOWN); SIGKILL if it does not. */
+const termGraceMs = 500;
+/** ffmpeg's default probe reads up to 5 s of a live stream before the first frame: as long as the default stall watchdog. */
+const liveAnalyzeUs = 1_000_000;
+const stderrLines = 4;
+
+type Input =
+  | { kind: 'network'; scheme: (typeof networkSchemes)[number]; url: string }
+  | { kind: 'device'; path: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'unknown'; scheme: string };
+
+/** What the config's url names; plain paths are files, /dev/ paths devices (/dev/v4l/by-id/ links too). */
+function classifyInput(url: string): Input {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  if (scheme === 'file' || (scheme === undefined && url.startsWith('file:'))) return { kind: 'file', path: filePath(url) };
+  if (scheme === undefined) return url.startsWith('/dev/') ? { kind: 'device', path: url } : { kind: 'file', path: url };
+  const network = networkSchemes.find((s) => s === scheme);
+  return network ? { kind: 'network', scheme: network, url } : { kind: 'unknown', scheme };
+}
+
+function filePath(url: string): string {
+  try {
+    return fileURLToPath(new URL(url));
+  } catch {
+    // file://host/… or bad %-escapes: let the existence check report the path as written.
+    return url.replace(/^file:(\/\/)?/, '');
+  }
+}
+
+/** Camera URLs often carry a password (rtsp://admin:secret@…); it must not reach logs or health. */
+export function redactUrl(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@/\s]*@/gi, '$1:***@');
+}
+
+/** The ffmpeg command line for one session. */
+export function ffmpegArgs(config: FfmpegSourceConfig): string[] {
+  const input = classifyInput(config.url);
+  const args = ['-hide_banner', '-loglevel', 'error', '-nostdin'];
+  if (input.kind === 'network' || input.kind === 'device') {
+    // Live: hand over each frame as soon as it is decoded rather than smoothing jitter.
+    args.push('-fflags', 'nobuffer', '-flags', 'low_delay', '-analyzeduration', String(liveAnalyzeUs));
+  }
+  if (input.kind === 'network' && input.scheme.startsWith('rtsp')) args.push('-rtsp_transport', config.rtspTransport);
+  if (input.kind === 'file') {
+    if (config.realtime) args.push('-re');
+    if (config.loop) args.push('-stream_loop', '-1');
+  }
+  const format = config.inputFormat ?? (input.kind === 'device' ? 'v4l2' : undefined);
+  if (format) args.push('-f', format);
+  // After the defaults: ffmpeg keeps the last value of an option, so the config can override them.
+  for (const [key, value] of Object.entries(config.inputOptions ?? {})) args.push(`-${key}`, String(value));
+  // file: stops ffmpeg reading a name with a colon ("line:2.mp4") as a protocol.
+  args.push('-i', input.kind === 'file' ? `file:${input.path}` : config.url);
+
+  const filters: string[] = [];
+  // fps before scale: frames the rate cap drops are never scaled.
+  if (config.ratePerSec !== undefined) filters.push(`fps=${config.ratePerSec}`);
+  if (config.width !== undefined || config.height !== undefined) filters.push(`scale=${config.width ?? -2}:${config.height ?? -2}`);
+  if (filters.length) args.push('-vf', filters.join(','));
+  args.push('-an', '-sn', '-dn');
+  if (config.output === 'raw') args.push('-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1');
+  else args.push('-c:v', 'mjpeg', '-q:v', String(config.jpegQuality), '-f', 'image2pipe', 'pipe:1');
+  return args;
+}
+
+// ffmpeg children alive now. If Node exits without stopping the sources (an uncaught error,
+// process.exit), they are killed with it; a child that outlives a SIGKILLed Node dies of
+// SIGPIPE at its next frame, since nothing reads its stdout any more.
+const children = new Set<ChildProcess>();
+let reaperInstalled = false;
+
+function track(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  process.once('exit', () => {
+    for (const c of children) c.kill('SIGKILL');
+  });
+}
+
+/** Turns ffmpeg's stdout into images; `pending` is a frame cut short, `corrupt` counts bad ones. */
+interface Framer {
+  push(chunk: Buffer): FrameImage[];
+  readonly pending: number;
+  readonly corrupt: number;
+}
+
+class JpegFramer implements Framer {
+  readonly #splitter = new JpegSplitter();
+
+  get pending(): number {
+    return this.#splitter.pending;
+  }
+
+  get corrupt(): number {
+    return this.#splitter.corrupt;
+  }
+
+  push(chunk: Buffer): FrameImage[] {
+    return this.#splitter.push(chunk).map((data) => ({ kind: 'encoded', data }));
+  }
+}
+
+/** rawvideo has no framing: each frame is exactly width*height*3 bytes, copied once into its own buffer. */
+class RawFramer implements Framer {
+  readonly corrupt = 0;
+  readonly #width: number;
+  readonly #height: number;
+  readonly #size: number;
+  #frame: Uint8Array;
+  #filled = 0;
+
+  constructor(width: number, height: number) {
+    this.#width = width;
+    this.#height = height;
+    this.#size = width * height * 3;
+    this.#frame = new Uint8Array(this.#size);
+  }
+
+  get pending(): number {
+    return this.#filled;
+  }
+
+  push(chunk: Buffer): FrameImage[] {
+    const out: FrameImage[] = [];
+    let offset = 0;
+    while (offset < chunk.length) {
+      const n = Math.min(this.#size - this.#filled, chunk.length - offset);
+      this.#frame.set(chunk.subarray(offset, offset + n), this.#filled);
+      this.#filled += n;
+      offset += n;
+      if (this.#filled === this.#size) {
+        out.push({ kind: 'raw', data: this.#frame, width: this.#width, height: this.#height, format: 'rgb' });
+        this.#frame = new Uint8Array(this.#size);
+        this.#filled = 0;
+      }
+    }
+    return out;
+  }
+}
+
+/** The last lines ffmpeg wrote to stderr, without its "[tcp @ 0x…]" prefixes. */
+class StderrTail {
+  #text = '';
+
+  push(chunk: Buffer): void {
+    this.#text = (this.#text + chunk.toString('utf8')).slice(-4096);
+  }
+
+  toString(): string {
+    const lines = this.#text
+      .split('\n')
+      .map((l) => l.replace(/^\[[^\]]* @ 0x[0-9a-f]+\]\s*/i, '').trim())
+      .filter(Boolean);
+    return redactUrl(lines.slice(-stderrLines).join('; '));
+  }
+}
+
+export class FfmpegSource extends StreamSource {
+  readonly kind = 'ffmpeg';
+  readonly #config: FfmpegSourceConfig;
+  readonly #spawn: SpawnProcess;
+  readonly #finite: boolean;
+
+  constructor(camera: string, config: FfmpegSourceConfig, deps: FfmpegSourceDeps) {
+    const input = classifyInput(config.url);
+    const finite = input.kind === 'file' && !config.loop;
+    super({ camera, clock: deps.clock, log: deps.log, reconnect: config.reconnect, random: deps.random, finite });
+    this.#config = config;
+    this.#spawn = deps.spawn ?? spawn;
+    this.#finite = finite;
+  }
+
+  protected async validate(): Promise<void> {
+    const c = this.#config;
+    const name = redactUrl(c.url);
+    if (c.output === 'raw' && (c.width === undefined || c.height === undefined)) {
+      throw new LinesightError('LS_ERR_SOURCE_CONFIG', 'output raw needs width and height (the size of each frame on the pipe)', { args: [name] });
+    }
+    const input = classifyInput(c.url);
+    if (input.kind === 'unknown') {
+      throw new LinesightError('LS_ERR_SOURCE_CONFIG', `unknown scheme ${input.scheme}://; expected ${allowedInputs}`, { args: [name] });
+    }
+    if (input.kind === 'network' && !URL.canParse(c.url)) {
+      throw new LinesightError('LS_ERR_SOURCE_CONFIG', `not a valid URL; expected ${allowedInputs}`, { args: [name] });
+    }
+    if (input.kind === 'file' || input.kind === 'device') {
+      const what = input.kind === 'file' ? 'file' : 'device';
+      const found = await stat(input.path).catch((err: NodeJS.ErrnoException) => err);
+      if (found instanceof Error) {
+        const reason = found.code === 'ENOENT' ? `no such ${what}` : found.message;
+        throw new LinesightError('LS_ERR_SOURCE_CONFIG', `${reason}: ${input.path}`, { args: [name] });
+      }
+      if (found.isDirectory()) throw new LinesightError('LS_ERR_SOURCE_CONFIG', `${input.path} is a directory; expected a video ${what}`, { args: [name] });
+    }
+    await this.#checkProgram();
+  }
+
+  /** Runs `ffmpeg -version`: a missing program is a deployment problem, not a camera outage. */
+  #checkProgram(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = this.#spawn(program, ['-hide_banner', '-version'], { stdio: 'ignore' });
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        const reason = err.code === 'ENOENT' ? `${program} not found on PATH (Debian: apt-get install ffmpeg)` : `${program}: ${err.message}`;
+        reject(new LinesightError('LS_ERR_SOURCE_UNAVAILABLE', reason, { args: ['ffmpeg'], cause: err }));
+      });
+      child.once('exit', () => resolve());
+    });
+  }
+
+  protected async *open(signal: AbortSignal): AsyncGenerator<FrameImage> {
+    const c = this.#config;
+    const child = this.#spawn(program, ffmpegArgs(c), { stdio: ['ignore', 'pipe', 'pipe'] });
+    track(child);
+    const stdout = child.stdout!;
+    const stderr = new StderrTail();
+    child.stderr!.on('data', (d: Buffer) => stderr.push(d));
+    let spawnError: Error | undefined;
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once('error', (err) => {
+        spawnError = err;
+        resolve({ code: null, signal: null });
+      });
+      child.once('close', (code, sig) => resolve({ code, signal: sig }));
+    });
+    // Ending the read at once lets the session settle; the child is reaped in `finally`.
+    const onAbort = () => stdout.destroy();
+    signal.addEventListener('abort', onAbort, { once: true });
+
+    const framer: Framer = c.output === 'raw' ? new RawFramer(c.width!, c.height!) : new JpegFramer();
+    let corruptSeen = 0;
+    try {
+      try {
+        for await (const chunk of stdout as AsyncIterable<Buffer>) {
+          for (const image of framer.push(chunk)) yield image;
+          for (; corruptSeen < framer.corrupt; corruptSeen++) this.decodeError('ffmpeg wrote a malformed JPEG');
+        }
+      } catch (err) {
+        if (!signal.aborted) throw err;
+      }
+      if (signal.aborted) return;
+      const { code, signal: killedBy } = await closed;
+      if (framer.pending > 0) this.decodeError(`ffmpeg ended mid-frame (${framer.pending} bytes)`);
+      const why = stderr.toString();
+      if (spawnError) throw new Error(`cannot run ${program}: ${spawnError.message}`);
+      if (code !== 0) throw new Error(`${program} ${killedBy ? `killed by ${killedBy}` : `exited with code ${code}`}${why ? `: ${why}` : ''}`);
+      // A live input that ends (server closed the stream) is an outage; the base reconnects.
+      if (!this.#finite) throw new Error(`stream ended: the camera or server closed it${why ? `; ffmpeg: ${why}` : ''}`);
+      if (why) this.log.warn({ camera: this.camera, stderr: why }, 'ffmpeg reported errors while reading the file');
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      await this.#terminate(child, closed);
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after a grace period; resolves once the child is gone. */
+  async #terminate(child: ChildProcess, closed: Promise<unknown>): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    child.kill('SIGTERM');
+    const kill = this.clock.setTimer(termGraceMs, () => child.kill('SIGKILL'));
+    await closed;
+    kill.cancel();
+  }
+}
