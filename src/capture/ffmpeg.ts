@@ -2,6 +2,7 @@
 // and files. One ffmpeg per session writes frames to stdout, as JPEGs (split with
 // JpegSplitter) or raw RGB (fixed size); StreamSource reconnects when it exits.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { killOnExit, redactUrl, stopChild } from './child-process.js';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../clock.js';
@@ -55,10 +56,6 @@ function filePath(url: string): string {
   }
 }
 
-/** Camera URLs often carry a password (rtsp://admin:secret@…); it must not reach logs or health. */
-export function redactUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@/\s]*@/gi, '$1:***@');
-}
 
 /** The ffmpeg command line for one session. */
 export function ffmpegArgs(config: FfmpegSourceConfig): string[] {
@@ -89,22 +86,6 @@ export function ffmpegArgs(config: FfmpegSourceConfig): string[] {
   if (config.output === 'raw') args.push('-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1');
   else args.push('-c:v', 'mjpeg', '-q:v', String(config.jpegQuality), '-f', 'image2pipe', 'pipe:1');
   return args;
-}
-
-// ffmpeg children alive now. If Node exits without stopping the sources (an uncaught error,
-// process.exit), they are killed with it; a child that outlives a SIGKILLed Node dies of
-// SIGPIPE at its next frame, since nothing reads its stdout any more.
-const children = new Set<ChildProcess>();
-let reaperInstalled = false;
-
-function track(child: ChildProcess): void {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  if (reaperInstalled) return;
-  reaperInstalled = true;
-  process.once('exit', () => {
-    for (const c of children) c.kill('SIGKILL');
-  });
 }
 
 /** Turns ffmpeg's stdout into images; `pending` is a frame cut short, `corrupt` counts bad ones. */
@@ -240,7 +221,7 @@ export class FfmpegSource extends StreamSource {
   protected async *open(signal: AbortSignal): AsyncGenerator<FrameImage> {
     const c = this.#config;
     const child = this.#spawn(program, ffmpegArgs(c), { stdio: ['ignore', 'pipe', 'pipe'] });
-    track(child);
+    killOnExit(child);
     const stdout = child.stdout!;
     const stderr = new StderrTail();
     child.stderr!.on('data', (d: Buffer) => stderr.push(d));
@@ -283,11 +264,7 @@ export class FfmpegSource extends StreamSource {
   }
 
   /** SIGTERM, then SIGKILL after a grace period; resolves once the child is gone. */
-  async #terminate(child: ChildProcess, closed: Promise<unknown>): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-    child.kill('SIGTERM');
-    const kill = this.clock.setTimer(termGraceMs, () => child.kill('SIGKILL'));
-    await closed;
-    kill.cancel();
+  #terminate(child: ChildProcess, closed: Promise<unknown>): Promise<void> {
+    return stopChild(child, closed, { signal: 'SIGTERM', graceMs: termGraceMs, clock: this.clock });
   }
 }

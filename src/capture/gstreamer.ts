@@ -3,6 +3,7 @@
 // pipeline ends in raw video; Linesight appends `jpegenc ! fdsink fd=1` and splits stdout into
 // JPEGs. StreamSource reconnects when the process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { killOnExit, stopChild } from './child-process.js';
 import type { Clock } from '../clock.js';
 import type { GstreamerSourceConfig } from '../config/schema.js';
 import { LinesightError } from '../errors.js';
@@ -86,22 +87,6 @@ export function firstElement(pipeline: readonly string[]): string | undefined {
   return /^([A-Za-z][A-Za-z0-9_+-]*)(?:!|$)/.exec(pipeline[0] ?? '')?.[1];
 }
 
-// Pipelines alive now. If Node exits without stopping the sources (an uncaught error,
-// process.exit), they are killed with it; one that outlives a SIGKILLed Node dies of SIGPIPE at
-// its next frame, since nothing reads its stdout any more.
-const running = new Set<ChildProcess>();
-let reaperInstalled = false;
-
-function track(child: ChildProcess): void {
-  running.add(child);
-  child.once('close', () => running.delete(child));
-  if (reaperInstalled) return;
-  reaperInstalled = true;
-  process.once('exit', () => {
-    for (const c of running) c.kill('SIGKILL');
-  });
-}
-
 /** What gst-launch wrote to stderr; its first ERROR (or WARNING) line says why the pipeline stopped. */
 class StderrTail {
   #text = '';
@@ -148,7 +133,7 @@ class LaunchedPipeline {
   constructor(args: string[], clock: Clock) {
     this.#clock = clock;
     this.child = spawn(launchProgram, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    track(this.child);
+    killOnExit(this.child);
     this.child.stderr!.on('data', (d: Buffer) => this.stderr.push(d));
     let error: Error | undefined;
     this.closed = new Promise((resolve) => {
@@ -163,13 +148,7 @@ class LaunchedPipeline {
    */
   end(): Promise<void> {
     this.#ending ??= (async () => {
-      const c = this.child;
-      if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
-        c.kill('SIGINT');
-        const kill = this.#clock.setTimer(interruptGraceMs, () => c.kill('SIGKILL'));
-        await this.closed;
-        kill.cancel();
-      }
+      await stopChild(this.child, this.closed, { signal: 'SIGINT', graceMs: interruptGraceMs, clock: this.#clock });
       await this.closed;
     })();
     return this.#ending;

@@ -22,6 +22,8 @@ export interface JpegSplitterOptions {
 export class JpegSplitter {
   readonly #max: number;
   #buf: Buffer = Buffer.alloc(0);
+  /** Backing store of #buf, with spare capacity. */
+  #store: Buffer = Buffer.alloc(0);
   /** Where the current frame starts in #buf, or -1 while looking for SOI. */
   #start = -1;
   /** Where parsing resumes. */
@@ -55,7 +57,7 @@ export class JpegSplitter {
 
   /** Feeds bytes; returns the JPEGs completed by them, each in its own buffer. */
   push(chunk: Uint8Array): Buffer[] {
-    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : Buffer.from(chunk);
+    this.#append(chunk);
     const out: Buffer[] = [];
     for (;;) {
       const frame = this.#next();
@@ -63,18 +65,38 @@ export class JpegSplitter {
       out.push(frame);
     }
     // Keep memory bounded to the frame in progress.
-    if (this.#start > 0) {
-      this.#buf = this.#buf.subarray(this.#start);
-      this.#pos -= this.#start;
-      this.#start = 0;
-    } else if (this.#start < 0 && this.#buf.length > 1) {
-      this.#buf = this.#buf.subarray(this.#buf.length - 1);
-      this.#pos = 0;
-    }
+    if (this.#start > 0) this.#discard(this.#start);
+    else if (this.#start < 0 && this.#buf.length > 1) this.#discard(this.#buf.length - 1);
     if (this.pending > this.#max) {
       this.reset();
     }
     return out;
+  }
+
+  /**
+   * Appends into spare capacity (doubling when full): a large frame arriving in many small
+   * chunks costs linear time, not a concatenation per chunk.
+   */
+  #append(chunk: Uint8Array): void {
+    const len = this.#buf.length;
+    const need = len + chunk.length;
+    if (need > this.#store.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(need, this.#store.length * 2, 64 * 1024));
+      this.#store.copy(grown, 0, 0, len);
+      this.#store = grown;
+    }
+    this.#store.set(chunk, len);
+    this.#buf = this.#store.subarray(0, need);
+  }
+
+  /** Drops the first `n` bytes (already handed out or garbage). */
+  #discard(n: number): void {
+    const len = this.#buf.length;
+    this.#store.copyWithin(0, n, len);
+    this.#buf = this.#store.subarray(0, len - n);
+    this.#pos -= n;
+    if (this.#start >= 0) this.#start -= n;
+    if (this.#pos < 0) this.#pos = 0;
   }
 
   #resync(from: number): void {
@@ -152,7 +174,10 @@ export class JpegSplitter {
           this.#corrupt++;
           continue;
         }
-        return Buffer.from(b.subarray(start, p + 2));
+        // Its own allocation (not Node's shared pool): the buffer is later moved to a worker whole.
+        const frame = Buffer.allocUnsafeSlow(p + 2 - start);
+        b.copy(frame, 0, start, p + 2);
+        return frame;
       }
       if (m === SOI) {
         // A new image began before the last one ended: the last one was cut.

@@ -9,7 +9,7 @@ import type { MjpegSourceConfig } from '../config/schema.js';
 import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FrameImage } from './frame.js';
-import { redactUrl } from './ffmpeg.js';
+import { redactUrl } from './child-process.js';
 import { JpegSplitter } from './jpeg-stream.js';
 import { StreamSource } from './stream-source.js';
 

@@ -72,6 +72,10 @@ export function buildConfig(raw: unknown, options: { origin: string; baseDir: st
   config.state.directory = resolveFrom(options.baseDir, config.state.directory);
   for (const station of config.stations) {
     if (station.source.type === 'replay') station.source.path = resolveFrom(options.baseDir, station.source.path);
+    // A video file named relative to the config file, like every other path in it.
+    if (station.source.type === 'ffmpeg' && !/^[a-z][a-z0-9+.-]*:/i.test(station.source.url)) {
+      station.source.url = resolveFrom(options.baseDir, station.source.url);
+    }
   }
   const ids = new Set<string>();
   for (const [i, s] of config.stations.entries()) {

@@ -87,6 +87,14 @@ test('relative paths resolve against the config file; env overrides secrets and 
   assert.equal(c.stations[0]!.source.type === 'replay' && c.stations[0]!.source.path, join(dir, 'parts'));
   assert.equal(c.models.directory, join(dir, 'm'));
   assert.equal(c.api.token, 'a-long-enough-token-123');
+  const withVideo = join(dir, 'video.yaml');
+  writeFileSync(withVideo, `stations:
+  - { id: a, source: { type: ffmpeg, url: clips/line.mp4 }, model: m }
+  - { id: b, source: { type: ffmpeg, url: "rtsp://cam/1" }, model: m }
+  - { id: c, source: { type: ffmpeg, url: /dev/video0 }, model: m }
+`);
+  const v = loadConfigFile(withVideo);
+  assert.deepEqual(v.stations.map((s) => s.source.type === 'ffmpeg' && s.source.url), [join(dir, 'clips/line.mp4'), 'rtsp://cam/1', '/dev/video0']);
   assert.equal(c.mqtt.url, 'mqtt://10.0.0.1:1883');
   assert.throws(() => loadConfigFile(file, { LINESIGHT_API_TOKEN: 'short' }), /after environment overrides[\s\S]*api\.token/);
 });
