@@ -143,6 +143,11 @@ export class App {
         clock: this.clock,
         log: log.child({ camera: sc.id }),
         runId: this.clock.wallNow().toString(36),
+        onCameraChange: (running, detail) => {
+          const m = station.model;
+          const serving = m ? `serving ${m.manifest.name}@${m.manifest.version} on ${m.provider}` : 'no model';
+          this.readiness.set(`station:${sc.id}`, running, running ? serving : `camera not running: ${detail}`);
+        },
       });
       this.stations.push(station);
     }
@@ -191,8 +196,6 @@ export class App {
       // Stopped before the publishers, so every verdict drained from a station is still published.
       this.#stops.push(() => station.stop());
       await station.start();
-      const m = station.model!;
-      this.readiness.set(`station:${station.id}`, true, `serving ${m.manifest.name}@${m.manifest.version} on ${m.provider}`);
     }
 
     const summary = new ConsoleSummary({ bus: this.bus, clock: this.clock, intervalMs: config.summary.intervalMs, ...(this.#write ? { write: this.#write } : {}) });

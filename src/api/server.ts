@@ -25,7 +25,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
     // An unknown field in a request is an error to report, not something to drop silently.
-    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    ajv: { customOptions: { removeAdditional: false, allErrors: true, allowUnionTypes: true } },
   });
   // OpenAPI is generated from the route schemas, never written by hand.
   app.register(swagger, {

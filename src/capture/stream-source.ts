@@ -17,9 +17,11 @@ export interface ReconnectPolicy {
   maxMs: number;
   /** No frame for this long while streaming: the session is closed and reopened. */
   stallMs: number;
+  /** How long a new session may take to give its first frame. */
+  connectMs: number;
 }
 
-export const defaultReconnect: ReconnectPolicy = { initialMs: 500, maxMs: 30_000, stallMs: 5_000 };
+export const defaultReconnect: ReconnectPolicy = { initialMs: 500, maxMs: 30_000, stallMs: 5_000, connectMs: 10_000 };
 
 export interface StreamSourceOptions {
   camera: string;
@@ -120,17 +122,20 @@ export abstract class StreamSource implements FrameSource {
       this.#abort = abort;
       let stallTimer: TimerHandle | undefined;
       let stalled = false;
+      let gotFrame = false;
       const armStall = () => {
         stallTimer?.cancel();
-        stallTimer = this.clock.setTimer(this.#policy.stallMs, () => {
+        // Opening a stream (RTSP set-up, probing, waiting for a keyframe) takes longer than the gap
+        // between frames, so the first frame gets a longer allowance than the stall watchdog.
+        const limit = gotFrame ? this.#policy.stallMs : Math.max(this.#policy.stallMs, this.#policy.connectMs);
+        stallTimer = this.clock.setTimer(limit, () => {
           stalled = true;
           this.#state = 'stalled';
-          this.#lastError = `no frame for ${this.#policy.stallMs} ms`;
-          this.log.warn({ camera: this.camera, stallMs: this.#policy.stallMs }, 'camera stalled; reconnecting');
+          this.#lastError = gotFrame ? `no frame for ${limit} ms` : `no first frame within ${limit} ms of opening the stream`;
+          this.log.warn({ camera: this.camera, ms: limit }, gotFrame ? 'camera stalled; reconnecting' : 'camera gives no frame; reconnecting');
           abort.abort(new LinesightError('LS_ERR_SOURCE_STALLED', this.#lastError));
         });
       };
-      let gotFrame = false;
       try {
         armStall();
         for await (const image of this.open(abort.signal)) {

@@ -39,6 +39,7 @@ const ReconnectConfig = Type.Object(
     initialMs: Type.Integer({ title: 'First retry', description: 'Delay before the first reconnect; doubles per failure (with jitter).', minimum: 10, default: 500 }),
     maxMs: Type.Integer({ title: 'Longest retry', description: 'Upper bound of the reconnect delay.', minimum: 10, default: 30000 }),
     stallMs: Type.Integer({ title: 'Stall watchdog', description: 'No frame for this long while streaming: reconnect.', minimum: 100, default: 5000 }),
+    connectMs: Type.Optional(Type.Integer({ title: 'First frame', description: 'How long a new connection may take to give its first frame (at least stallMs); default 10000.', minimum: 100 })),
   },
   { additionalProperties: false, default: {}, title: 'Reconnect', description: 'Reconnect with exponential backoff and a stall watchdog.' },
 );

@@ -58,6 +58,8 @@ export interface StationOptions {
   runId: string;
   /** External trigger (MQTT, GPIO); HTTP triggers call trigger() directly. */
   trigger?: Trigger | undefined;
+  /** Told when the camera starts, or cannot start (with why): readiness follows it. */
+  onCameraChange?: ((running: boolean, detail: string) => void) | undefined;
 }
 
 /** A trigger waiting for its frame. */
@@ -100,6 +102,11 @@ export class Station {
   #waiting: WaitingTrigger[] = [];
   #triggerSeq = 0;
   #lastAcceptedAt = -Infinity;
+  #settleWatchers: Array<() => boolean> = [];
+  #started = false;
+  #stopping = false;
+  #sourceRetry: TimerHandle | undefined;
+  #sourceError: string | null = null;
 
   constructor(options: StationOptions) {
     this.#o = options;
@@ -123,12 +130,39 @@ export class Station {
     this.#model = { ...model, rule: ruleFromManifest(model.manifest, this.#o.config.thresholds) };
   }
 
+  /**
+   * Starts the trigger and the camera. A camera that cannot start (unplugged, misconfigured) does
+   * not stop the station, or the box: it is retried with backoff while its health says why, and
+   * triggered parts still get their (`error`, no frame) verdicts meanwhile.
+   */
   async start(): Promise<void> {
-    if (this.#loop) return;
+    if (this.#started) return;
     if (!this.#model) throw new LinesightError('LS_ERR_MODEL_NOT_FOUND', 'station started without a model', { args: [this.#o.config.model] });
-    await this.#o.source.start();
-    this.#loop = this.#run();
+    this.#started = true;
     await this.#o.trigger?.start((e) => this.trigger(e));
+    await this.#startSource(0);
+  }
+
+  /** Whether the camera is running; when not, why. */
+  get camera(): { running: boolean; error: string | null } {
+    return { running: this.#loop !== undefined, error: this.#sourceError };
+  }
+
+  async #startSource(attempt: number): Promise<void> {
+    if (this.#stopping) return;
+    try {
+      await this.#o.source.start();
+    } catch (err) {
+      const delay = Math.min(60_000, 1000 * 2 ** Math.min(attempt, 6));
+      this.#sourceError = (err as Error).message;
+      this.#o.log.error({ camera: this.id, err, retryInMs: delay }, 'camera cannot start; retrying');
+      this.#o.onCameraChange?.(false, this.#sourceError);
+      this.#sourceRetry = this.#o.clock.setTimer(delay, () => void this.#startSource(attempt + 1));
+      return;
+    }
+    this.#sourceError = null;
+    this.#loop = this.#run();
+    this.#o.onCameraChange?.(true, 'camera started');
   }
 
   async #run(): Promise<void> {
@@ -205,6 +239,8 @@ export class Station {
 
   /** Stops the source and triggers, then waits until every accepted part has its verdict. */
   async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#sourceRetry?.cancel();
     await this.#o.trigger?.stop();
     await this.#o.source.stop();
     await this.#loop;
@@ -222,7 +258,7 @@ export class Station {
       lateResults: this.#late,
       mode: this.#o.config.trigger.type,
       waitingTriggers: this.#waiting.length,
-      source: this.#o.source.health(),
+      source: this.#sourceError && this.#o.source.health().lastError === null ? { ...this.#o.source.health(), state: 'failed', lastError: this.#sourceError } : this.#o.source.health(),
     };
   }
 
@@ -376,8 +412,6 @@ export class Station {
       this.#settleWatchers.push(check);
     });
   }
-
-  #settleWatchers: Array<() => boolean> = [];
 
   #drained(): void {
     if (this.#settleWatchers.length) this.#settleWatchers = this.#settleWatchers.filter((check) => !check());

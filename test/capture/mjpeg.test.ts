@@ -146,7 +146,7 @@ test('a server that goes quiet: the stall watchdog closes the session and reconn
     writePart(res, samples[0]!, true);
     if (connection > 1) sendPaced(res, samples.slice(1), true);
   });
-  const { source } = mjpegSource(t, url, { reconnect: { initialMs: 50, maxMs: 200, stallMs: 300 } });
+  const { source } = mjpegSource(t, url, { reconnect: { initialMs: 50, maxMs: 200, stallMs: 300, connectMs: 300 } });
   await source.start();
   const frames = source.frames()[Symbol.asyncIterator]();
   assert.equal((await within(5_000, 'the first frame', frames.next())).value?.seq, 1);
