@@ -1,7 +1,6 @@
 // The one wiring file: builds each part from the config, starts them in data-flow order
 // (api first, so /readyz can say "not yet"), and stops them in reverse. Parts do their own
 // I/O in start()/stop(); nothing here knows how a part works inside.
-import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './clock.js';
 import type { Config, StationConfig } from './config/schema.js';
 import { LinesightError } from './errors.js';
@@ -51,12 +50,9 @@ export class App {
   readonly publishers: Publisher[] = [];
   readonly #write: ((line: string) => void) | undefined;
   readonly #onStage: AppDeps['onStage'];
-  #broker: EmbeddedBroker | undefined;
   #registry: ModelRegistry | undefined;
   #models: ModelManager | undefined;
   #watcher: ModelWatcher | undefined;
-  #api: FastifyInstance | undefined;
-  #summary: ConsoleSummary | undefined;
   #apiUrl = '';
   #mqttUrl = '';
   #stops: Array<() => Promise<void> | void> = [];
@@ -122,7 +118,6 @@ export class App {
     } else {
       const broker = new EmbeddedBroker({ ...config.mqtt.embedded, log: log.child({ component: 'broker' }) });
       await broker.start();
-      this.#broker = broker;
       this.#stops.push(() => broker.stop());
       this.#mqttUrl = broker.url;
     }
@@ -200,7 +195,6 @@ export class App {
 
     const summary = new ConsoleSummary({ bus: this.bus, clock: this.clock, intervalMs: config.summary.intervalMs, ...(this.#write ? { write: this.#write } : {}) });
     summary.start();
-    this.#summary = summary;
     this.#stops.push(() => {
       summary.flush();
       summary.stop();
@@ -291,7 +285,6 @@ export class App {
       await api.close();
       throw new LinesightError('LS_ERR_API_LISTEN', (err as Error).message, { args: [`${host}:${port}`], cause: err });
     }
-    this.#api = api;
     this.#stops.push(() => api.close());
     this.log.info({ url: this.#apiUrl }, 'HTTP API listening');
   }

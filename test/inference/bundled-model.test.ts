@@ -1,16 +1,16 @@
 // The bundled model on the bundled sample parts, through the real pool (piscina workers,
 // sharp preprocessing, onnxruntime-node), against the verdicts recorded in expected.json.
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { systemClock } from '../../src/clock.js';
 import { isLinesightError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import { decide, ruleFromManifest } from '../../src/inference/decision.js';
 import { InferencePool } from '../../src/inference/pool.js';
 import { ModelRegistry, sha256Hex, type ModelVersion } from '../../src/inference/registry.js';
 import { modelsDir, samplesDir, tempDir, truncatedJpeg, type ExpectedParts } from '../helpers/env.js';
+import { expectSampleVerdicts } from '../helpers/sample-verdicts.js';
 
 const expected = JSON.parse(readFileSync(join(samplesDir, 'expected.json'), 'utf8')) as ExpectedParts;
 let pool: InferencePool;
@@ -36,24 +36,14 @@ function infer(bytes: Uint8Array) {
 }
 
 test('the bundled model gives the expected verdict on every bundled sample part', async () => {
-  const rule = ruleFromManifest(model.manifest);
-  assert.deepEqual(rule.thresholds, expected.thresholds);
-  const files = readdirSync(samplesDir).filter((f) => f.endsWith('.jpg'));
-  assert.equal(files.length, Object.keys(expected.parts).length);
-  const seen = { pass: 0, fail: 0, uncertain: 0 };
-  await Promise.all(
-    files.map(async (file) => {
-      const result = await infer(readFileSync(join(samplesDir, file)));
-      assert.ok(result.ok, `${file}: ${JSON.stringify(result)}`);
-      const d = decide(result.scores, rule);
-      const want = expected.parts[file]!;
-      assert.equal(d.verdict, want.verdict, `${file}: scores ${[...result.scores].join(', ')}`);
-      assert.equal(d.label, want.label, file);
-      // Same preprocessing as the generator: scores agree closely, not just the verdicts.
-      assert.ok(Math.abs(result.scores[1]! - want.scores[1]) < 0.02, `${file}: p(rotated) ${result.scores[1]} vs ${want.scores[1]}`);
-      seen[d.verdict]++;
-    }),
-  );
+  const seen = await expectSampleVerdicts({
+    dir: samplesDir,
+    expected,
+    manifest: model.manifest,
+    infer: (file) => infer(readFileSync(join(samplesDir, file))),
+    // Same preprocessing as the generator: scores agree closely, not just the verdicts.
+    tolerance: 0.02,
+  });
   assert.ok(seen.pass >= 10 && seen.fail >= 10 && seen.uncertain >= 1, JSON.stringify(seen));
 });
 
