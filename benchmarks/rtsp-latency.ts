@@ -194,7 +194,7 @@ async function main(): Promise<void> {
   const result = { benchmark: 'rtsp-latency', date: new Date().toISOString(), host: { name: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version }, runs };
   const dir = join(packageRoot, 'benchmarks', 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'rtsp-latency.json'), JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(join(dir, `rtsp-latency-${values.via}.json`), JSON.stringify(result, null, 2) + '\n');
 }
 
 main().catch((err) => {
