@@ -259,6 +259,11 @@ export class App {
         },
       },
       token: this.config.api.token,
+      live: {
+        bus: this.bus,
+        stations: () => this.stations.map((s) => s.status()),
+        image: (id, which) => this.stations.find((s) => s.id === id)?.image(which),
+      },
       models: {
         maxUploadBytes: this.config.models.maxUploadMB * 1024 * 1024,
         list: () => this.models.list(),

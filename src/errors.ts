@@ -33,6 +33,7 @@ export const errorTable = {
   LS_ERR_NO_FRAME: { message: 'no frame for the triggered part', status: 504 },
   LS_ERR_TRIGGER: { message: 'invalid trigger %s', status: 400 },
   LS_ERR_STATION_NOT_FOUND: { message: 'no station %s', status: 404 },
+  LS_ERR_NO_IMAGE: { message: 'no image yet', status: 404 },
   LS_ERR_BROKER_LISTEN: { message: 'embedded MQTT broker cannot listen on %s', status: 500 },
   LS_ERR_API_LISTEN: { message: 'HTTP API cannot listen on %s', status: 500 },
   LS_ERR_UNAUTHORIZED: { message: 'missing or wrong bearer token', status: 401 },

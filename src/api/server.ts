@@ -9,10 +9,13 @@ import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { stationRoutes, type StationsView } from './routes/stations.js';
 import { modelRoutes, type ModelsView } from './routes/models.js';
+import { liveRoutes, type LiveView } from './routes/live.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 
 export interface ApiDeps {
   token: string | undefined;
   models: ModelsView;
+  live: LiveView;
   readiness: Readiness;
   metrics: Registry;
   stations: StationsView;
@@ -26,6 +29,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     loggerInstance: deps.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
     // An unknown field in a request is an error to report, not something to drop silently.
     ajv: { customOptions: { removeAdditional: false, allErrors: true, allowUnionTypes: true } },
+    // Long-lived dashboard streams must not hold shutdown.
+    forceCloseConnections: true,
   });
   // OpenAPI is generated from the route schemas, never written by hand.
   app.register(swagger, {
@@ -41,6 +46,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.register(metricsRoutes, { registry: deps.metrics });
   app.register(stationRoutes, { stations: deps.stations, token: deps.token });
   app.register(modelRoutes, { models: deps.models, token: deps.token });
+  app.register(liveRoutes, { live: deps.live });
+  app.register(dashboardRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app as unknown as FastifyInstance;
 }

@@ -7,7 +7,7 @@ import type { StationConfig } from '../config/schema.js';
 import { describeError, isLinesightError, LinesightError } from '../errors.js';
 import type { DropReason, EventBus } from '../events.js';
 import type { Logger } from '../log.js';
-import type { Frame } from '../capture/frame.js';
+import type { Frame, FrameImage } from '../capture/frame.js';
 import type { FrameSource } from '../capture/source.js';
 import { FrameRing } from '../capture/frame-ring.js';
 import type { Trigger, TriggerEvent } from '../capture/trigger.js';
@@ -39,6 +39,8 @@ interface Part {
   triggeredWall?: number;
   /** A triggered part whose camera gave no frame in time. */
   noFrame?: boolean;
+  /** A copy of the frame for the dashboard (the original goes to a worker). */
+  snapshot?: FrameImage;
   model: ServingModel;
   deadline: number;
   settled: boolean;
@@ -61,6 +63,16 @@ export interface StationOptions {
   /** Told when the camera starts, or cannot start (with why): readiness follows it. */
   onCameraChange?: ((running: boolean, detail: string) => void) | undefined;
 }
+
+/** The frame of a decided part, kept for the dashboard. */
+export interface StationImage {
+  image: FrameImage;
+  verdict: Pick<Verdict, 'seq' | 'partId' | 'verdict' | 'action' | 'label' | 'score' | 'decidedAt'>;
+}
+
+// Encoded frames are small and copied for every part, so the last reject is always there; raw
+// frames (megabytes each) at most a few times a second.
+const rawSnapshotIntervalMs = 250;
 
 /** A trigger waiting for its frame. */
 interface WaitingTrigger {
@@ -107,6 +119,8 @@ export class Station {
   #stopping = false;
   #sourceRetry: TimerHandle | undefined;
   #sourceError: string | null = null;
+  #lastSnapshotAt = -Infinity;
+  #images: { last?: StationImage; reject?: StationImage } = {};
 
   constructor(options: StationOptions) {
     this.#o = options;
@@ -289,6 +303,10 @@ export class Station {
   #accept(frame: Frame, info: { seq: number; partId?: string | undefined; startAt: number; triggeredWall?: number }): void {
     const { clock, config, pool } = this.#o;
     const part = this.#newPart(frame, info);
+    if (frame.image.kind === 'encoded' || clock.now() - this.#lastSnapshotAt >= rawSnapshotIntervalMs) {
+      part.snapshot = { ...frame.image, data: new Uint8Array(frame.image.data) };
+      this.#lastSnapshotAt = clock.now();
+    }
     part.timer = clock.setTimer(part.deadline - clock.now(), () => {
       part.abort.abort(new LinesightError('LS_ERR_DEADLINE_EXPIRED'));
       this.#finish(part, this.#verdict(part, 'timeout', { error: { code: 'LS_ERR_DEADLINE_EXPIRED', message: `no result within ${config.budgetMs} ms` } }));
@@ -395,8 +413,20 @@ export class Station {
     part.timer?.cancel();
     this.#inFlight.delete(part);
     this.#counts[verdict.verdict]++;
+    if (part.snapshot) {
+      const { seq, partId, label, score, decidedAt, action } = verdict;
+      const kept: StationImage = { image: part.snapshot, verdict: { seq, partId, verdict: verdict.verdict, action, label, score, decidedAt } };
+      this.#images.last = kept;
+      if (action === 'reject') this.#images.reject = kept;
+      part.snapshot = undefined;
+    }
     this.#o.bus.emit('verdict', verdict);
     this.#drained();
+  }
+
+  /** The last inspected frame, or the last rejected one, with its verdict. */
+  image(which: 'last' | 'reject'): StationImage | undefined {
+    return this.#images[which];
   }
 
   /** Resolves when no part in flight uses the model `key` (its version can then be unloaded). */

@@ -1,0 +1,69 @@
+// The dashboard in a real browser (Debian's Chromium, driven by playwright-core): live verdicts,
+// counts, latency and the frames of the last part and the last reject.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { App } from '../../src/app.js';
+import { buildConfig } from '../../src/config/load.js';
+import { silentLogger } from '../../src/log.js';
+import { samplesDir, tempDir } from '../helpers/env.js';
+
+const browserPath = '/usr/bin/chromium';
+
+test('the dashboard shows live verdicts, counts, latency and the last inspected and rejected frames', async (t) => {
+  assert.ok(existsSync(browserPath), `${browserPath} is missing: apt-get install chromium (.ci/run does)`);
+  const config = buildConfig(
+    {
+      line: 'hall-9',
+      stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation', budgetMs: 2000 }],
+      state: { directory: tempDir(t) },
+      mqtt: { embedded: { port: 0 } },
+      api: { port: 0 },
+      summary: { intervalMs: 0 },
+    },
+    { origin: 'test', baseDir: '/' },
+  );
+  const app = new App(config, { log: silentLogger });
+  await app.start();
+  t.after(() => app.stop());
+
+  const img = await fetch(`${app.apiUrl}/stations/cam1/image?which=bogus`);
+  assert.equal(img.status, 400);
+  assert.equal((await fetch(`${app.apiUrl}/stations/nope/image`)).status, 404);
+
+  const browser = await chromium.launch({
+    executablePath: browserPath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${app.apiUrl}/`); // redirects to /dashboard
+  assert.match(page.url(), /\/dashboard$/);
+  const card = page.locator('[data-station="cam1"]');
+  await card.locator('.meta').filter({ hasText: 'label-orientation@1.0.0 on cpu' }).waitFor({ timeout: 15_000 });
+  await page.locator('#conn', { hasText: 'live' }).waitFor();
+  // Wait until the table has rows of both kinds and a reject frame has been shown.
+  await card.locator('tbody tr[data-verdict="pass"]').first().waitFor({ timeout: 15_000 });
+  await card.locator('tbody tr[data-verdict="fail"]').first().waitFor({ timeout: 15_000 });
+  // (A string: the function runs in the page, which this file's types do not describe.)
+  await page.waitForFunction(
+    `[...document.querySelectorAll('[data-station="cam1"] img')].every((i) => i.complete && i.naturalWidth > 0)`,
+    undefined,
+    { timeout: 15_000 },
+  );
+  const passCount = Number(await card.locator('[data-kind="pass"] b').textContent());
+  const failCount = Number(await card.locator('[data-kind="fail"] b').textContent());
+  assert.ok(passCount > 0 && failCount > 0, `${passCount} pass, ${failCount} fail`);
+  assert.match((await card.locator('.latency').textContent()) ?? '', /p50 \d+\.\d ms · p99 \d+\.\d ms · budget 2000 ms/);
+  assert.match((await card.locator('.reject-cap').textContent()) ?? '', /last reject: (fail|uncertain)/);
+  assert.equal(await card.locator('.state').textContent(), 'streaming');
+  const shot = join(tempDir(t), 'dashboard.png');
+  await page.screenshot({ path: shot });
+  assert.ok(existsSync(shot));
+  assert.deepEqual(errors, []);
+  if (process.env.LINESIGHT_KEEP_SCREENSHOT) await page.screenshot({ path: process.env.LINESIGHT_KEEP_SCREENSHOT });
+});
