@@ -71,6 +71,12 @@ test('the bundled parts over the embedded broker: one verdict per part, expected
   assert.equal(readyz.find((r) => r.stage === 'running')!.status, 200);
 
   const metrics = await (await fetch(`${app.apiUrl}/metrics`)).text();
+  // The API documents itself from its route schemas.
+  const openapi = (await (await fetch(`${app.apiUrl}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+  assert.match(openapi.openapi, /^3\./);
+  for (const path of ['/healthz', '/readyz', '/metrics', '/stations', '/stations/{id}/trigger', '/models', '/stations/{id}/model', '/stations/{id}/model/rollback', '/events', '/stations/{id}/image']) {
+    assert.ok(path in openapi.paths, `openapi.json lacks ${path}`);
+  }
   await app.stop();
 
   const verdicts = verdictMsgs().map((m) => JSON.parse(m.payload) as Verdict);
