@@ -145,3 +145,17 @@ test('free-run frames beyond maxQueue are shed and counted, never answered twice
   assert.equal(new Set(verdicts.map((v) => v.seq)).size, verdicts.length);
   assert.equal(station.status().dropped, drops.length);
 });
+
+test('frames older than maxFrameAgeMs when taken are dropped as stale and counted', async () => {
+  const { clock, bus, source, station, verdicts } = setup({ budgetMs: 60_000, maxFrameAgeMs: 50 });
+  const drops: string[] = [];
+  bus.on('frame-dropped', (e) => drops.push(e.reason));
+  await station.start();
+  const old = frame(clock, 1, join(samplesDir, '001-copy-centre-upright.jpg'));
+  clock.advance(80); // it waited 80 ms somewhere before the station got it
+  source.push(old);
+  source.push(frame(clock, 2, join(samplesDir, '003-notice-upright.jpg')));
+  await station.stop();
+  assert.deepEqual(drops, ['stale']);
+  assert.deepEqual(verdicts.map((v) => v.seq), [2]);
+});
