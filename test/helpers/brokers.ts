@@ -39,11 +39,13 @@ async function waitForPort(port: number, ms: number, proc: ChildProcess): Promis
   }
 }
 
-export async function startMosquitto(t: TestContext): Promise<Mosquitto> {
+/** `persistent`: sessions and queued messages survive a broker restart, like a production broker. */
+export async function startMosquitto(t: TestContext, options: { persistent?: boolean } = {}): Promise<Mosquitto> {
   const port = await freePort();
   const dir = tempDir(t, 'mosquitto-');
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+  const persistence = options.persistent ? `persistence true\npersistence_location ${dir}/\n` : 'persistence false\n';
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${persistence}`);
   let proc: ChildProcess;
   const launch = async () => {
     proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
@@ -84,8 +86,14 @@ export interface Received {
   retain: boolean;
 }
 
-export async function subscribe(t: TestContext, url: string, filter: string): Promise<{ client: MqttClient; messages: Received[]; next: (pred: (m: Received) => boolean, ms?: number) => Promise<Received> }> {
-  const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, clean: true });
+export async function subscribe(
+  t: TestContext,
+  url: string,
+  filter: string,
+  options: { clientId?: string } = {},
+): Promise<{ client: MqttClient; messages: Received[]; next: (pred: (m: Received) => boolean, ms?: number) => Promise<Received> }> {
+  // With a client id the session is persistent: the broker keeps QoS 1 messages while it is away.
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, ...(options.clientId ? { clientId: options.clientId, clean: false } : { clean: true }) });
   const messages: Received[] = [];
   const waiters: Array<{ pred: (m: Received) => boolean; resolve: (m: Received) => void }> = [];
   client.on('message', (topic, payload, packet) => {
