@@ -5,7 +5,9 @@ import { App } from './app.js';
 import { loadConfigFile, loadDefaultConfig } from './config/load.js';
 import { configReference } from './config/reference.js';
 import type { Config } from './config/schema.js';
-import { isLinesightError } from './errors.js';
+import { LinesightError, isLinesightError } from './errors.js';
+import { ModelRegistry } from './inference/registry.js';
+import { loadPublicKey } from './inference/signature.js';
 import { packageVersion } from './version.js';
 import { modelsCommand } from './cli-models.js';
 
@@ -101,7 +103,14 @@ async function main(argv: string[]): Promise<number> {
       }
       try {
         const cfg = loadConfigFile(file, process.env);
-        process.stdout.write(`${file}: OK (${cfg.stations.length} station(s): ${cfg.stations.map((s) => s.id).join(', ')})\n`);
+        // Beyond the schema: every station's model must load from disk (manifest, checksum, signature).
+        const registry = new ModelRegistry(cfg.models.directory!, { keys: cfg.models.publicKeys.map(loadPublicKey) });
+        const problems: string[] = [];
+        for (const [i, s] of cfg.stations.entries()) {
+          await registry.resolve(s.model).catch((err: Error) => problems.push(`stations[${i}].model: ${err.message}`));
+        }
+        if (problems.length) throw new LinesightError('LS_ERR_CONFIG_INVALID', `${file}:\n  ${problems.join('\n  ')}`);
+        process.stdout.write(`${file}: OK (${cfg.stations.length} station(s): ${cfg.stations.map((s) => `${s.id} ${s.model}`).join(', ')})\n`);
         return 0;
       } catch (err) {
         return fail(err);

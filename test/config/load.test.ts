@@ -105,7 +105,12 @@ test('linesight check-config exits 0 on a good file and 1 with the problems on a
   writeFileSync(good, minimal);
   const ok = spawnSync(process.execPath, [cli, 'check-config', good], { encoding: 'utf8' });
   assert.equal(ok.status, 0, ok.stderr);
-  assert.match(ok.stdout, /OK \(1 station\(s\): cam1\)/);
+  assert.match(ok.stdout, /OK \(1 station\(s\): cam1 label-orientation\)/);
+  const typo = join(dir, 'typo.yaml');
+  writeFileSync(typo, minimal.replace('model: label-orientation', 'model: label-orientaton'));
+  const bad0 = spawnSync(process.execPath, [cli, 'check-config', typo], { encoding: 'utf8' });
+  assert.equal(bad0.status, 1);
+  assert.match(bad0.stderr, /stations\[0\]\.model: model label-orientaton not found: no versions under/);
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, minimal + 'inference: { workers: "two", gpu: true }\n');
   const no = spawnSync(process.execPath, [cli, 'check-config', bad], { encoding: 'utf8' });
