@@ -19,6 +19,7 @@ import { ModelManager } from './inference/model-manager.js';
 import { ModelWatcher } from './inference/model-watcher.js';
 import { ModelRegistry } from './inference/registry.js';
 import { loadPublicKey } from './inference/signature.js';
+import type { KeyObject } from 'node:crypto';
 import { Station } from './inference/station.js';
 import { EmbeddedBroker } from './publish/embedded-broker.js';
 import { LocalMqttPublisher } from './publish/local-mqtt.js';
@@ -51,6 +52,8 @@ export class App {
   readonly #write: ((line: string) => void) | undefined;
   readonly #onStage: AppDeps['onStage'];
   #registry: ModelRegistry | undefined;
+  /** Trusted model-signing keys, read once at start. */
+  #keys: KeyObject[] = [];
   #models: ModelManager | undefined;
   #watcher: ModelWatcher | undefined;
   #apiUrl = '';
@@ -147,6 +150,7 @@ export class App {
       this.stations.push(station);
     }
     const keys = config.models.publicKeys.map(loadPublicKey);
+    this.#keys = keys;
     this.#registry = new ModelRegistry(config.models.directory!, { keys });
     const models = new ModelManager({
       registry: this.#registry,
@@ -238,6 +242,7 @@ export class App {
   }
 
   async #startApi(): Promise<void> {
+    const maxUploadBytes = this.config.models.maxUploadMB * 1024 * 1024;
     const api = buildApi({
       readiness: this.readiness,
       metrics: createMetrics(this.bus, {
@@ -265,15 +270,15 @@ export class App {
         image: (id, which) => this.stations.find((s) => s.id === id)?.image(which),
       },
       models: {
-        maxUploadBytes: this.config.models.maxUploadMB * 1024 * 1024,
+        maxUploadBytes,
         list: () => this.models.list(),
         activate: (station, ref) => this.models.activate(station, ref),
         rollback: (station) => this.models.rollback(station),
         upload: async (archive) => {
           const v = await installArchive(archive, {
             root: this.config.models.directory!,
-            maxBytes: this.config.models.maxUploadMB * 1024 * 1024,
-            keys: this.config.models.publicKeys.map(loadPublicKey),
+            maxBytes: maxUploadBytes,
+            keys: this.#keys,
           });
           const { name, version } = v.manifest;
           await this.#watcher?.markHandled(name, version);

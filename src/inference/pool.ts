@@ -145,31 +145,41 @@ export class InferencePool {
    */
   async warmUp(model: ModelRef, options: { serving?: boolean } = {}): Promise<WarmupReport> {
     this.#requirePiscina();
-    const workers = this.#options.workers;
-    const lanes = options.serving && workers > 1 ? workers - 1 : workers;
-    const warm = new Map<number, Extract<WorkerResult, { ok: true }>>();
-    for (let round = 0; warm.size < workers && round < workers * 4; round++) {
-      const results = await Promise.all(
-        Array.from({ length: Math.min(lanes, workers - warm.size) }, () =>
-          this.infer({ station: '(warm-up)', model, control: 'warmup', deadline: this.#options.clock.now() + 3_600_000 }),
-        ),
-      );
-      for (const r of results) {
-        if (!r.ok) {
-          const code = r.error.code.startsWith('LS_ERR_') ? (r.error.code as 'LS_ERR_MODEL_LOAD') : 'LS_ERR_MODEL_LOAD';
-          throw new LinesightError(code, r.error.message);
-        }
-        warm.set(r.threadId, r);
-      }
+    const results = await this.#onEveryThread(model, 'warmup', options.serving ?? false);
+    const failed = results.find((r): r is Extract<WorkerResult, { ok: false }> => !r.ok);
+    if (failed) {
+      const code = failed.error.code.startsWith('LS_ERR_') ? (failed.error.code as 'LS_ERR_MODEL_LOAD') : 'LS_ERR_MODEL_LOAD';
+      throw new LinesightError(code, failed.error.message);
     }
-    const all = [...warm.values()];
-    this.#options.log.debug({ model: model.key, threads: warm.size }, 'model warmed up');
+    const all = results as Array<Extract<WorkerResult, { ok: true }>>;
+    this.#options.log.debug({ model: model.key, threads: all.length }, 'model warmed up');
     return {
       provider: all[0]!.provider,
       loadMs: Math.max(...all.map((r) => r.timings.loadMs)),
       inferenceMs: Math.max(...all.map((r) => r.timings.inferenceMs)),
       scores: all[0]!.scores,
     };
+  }
+
+  /**
+   * Runs a control task until every thread has answered it (piscina picks the thread, so it may
+   * take rounds), stopping at the first failure. While serving, at most workers-1 run at once.
+   */
+  async #onEveryThread(model: ModelRef, control: 'warmup' | 'unload', serving: boolean): Promise<WorkerResult[]> {
+    const workers = this.#options.workers;
+    const lanes = serving && workers > 1 ? workers - 1 : workers;
+    const answered = new Map<number, WorkerResult>();
+    for (let round = 0; answered.size < workers && round < workers * 4; round++) {
+      const results = await Promise.all(
+        Array.from({ length: Math.min(lanes, workers - answered.size) }, () =>
+          this.infer({ station: `(${control})`, model, control, deadline: this.#options.clock.now() + 3_600_000 }),
+        ),
+      );
+      const failed = results.find((r) => !r.ok);
+      if (failed) return [failed];
+      for (const r of results) answered.set(r.threadId, r);
+    }
+    return [...answered.values()];
   }
 
   #requirePiscina(): Piscina {
@@ -265,14 +275,7 @@ export class InferencePool {
    */
   async unload(model: ModelRef): Promise<void> {
     if (!this.#piscina || this.#closing) return;
-    const workers = this.#options.workers;
-    const done = new Set<number>();
-    for (let round = 0; done.size < workers && round < workers * 4; round++) {
-      const results = await Promise.all(
-        Array.from({ length: workers - done.size }, () => this.infer({ station: '(unload)', model, control: 'unload', deadline: this.#options.clock.now() + 3_600_000 })),
-      );
-      for (const r of results) done.add(r.threadId);
-    }
+    await this.#onEveryThread(model, 'unload', true);
   }
 
   /** Resolves when nothing is queued or running. */

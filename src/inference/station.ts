@@ -263,6 +263,7 @@ export class Station {
 
   status(): StationStatus {
     const m = this.#model;
+    const source = this.#o.source.health();
     return {
       id: this.id,
       model: m ? { name: m.manifest.name, version: m.manifest.version, provider: m.provider } : null,
@@ -272,7 +273,7 @@ export class Station {
       lateResults: this.#late,
       mode: this.#o.config.trigger.type,
       waitingTriggers: this.#waiting.length,
-      source: this.#sourceError && this.#o.source.health().lastError === null ? { ...this.#o.source.health(), state: 'failed', lastError: this.#sourceError } : this.#o.source.health(),
+      source: this.#sourceError && source.lastError === null ? { ...source, state: 'failed', lastError: this.#sourceError } : source,
     };
   }
 
