@@ -23,9 +23,9 @@ import { GstreamerSource } from '../src/capture/gstreamer.js';
 import type { Frame } from '../src/capture/frame.js';
 import type { FrameSource } from '../src/capture/source.js';
 import { InferencePool } from '../src/inference/pool.js';
-import { ModelRegistry } from '../src/inference/registry.js';
-import { Station } from '../src/inference/station.js';
-import type { Verdict } from '../src/inference/verdict.js';
+import { ModelRegistry } from '../src/models/registry.js';
+import { Station } from '../src/pipeline/station.js';
+import type { Verdict } from '../src/verdict.js';
 import { percentile } from '../src/publish/console-summary.js';
 import { bundledModelsDir, packageRoot } from '../src/paths.js';
 

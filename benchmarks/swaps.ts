@@ -15,12 +15,12 @@ import { buildConfig } from '../src/config/load.js';
 import { EventBus } from '../src/events.js';
 import { silentLogger } from '../src/log.js';
 import { ReplaySource } from '../src/capture/replay.js';
-import { ActiveModelStore } from '../src/inference/active-store.js';
-import { ModelManager } from '../src/inference/model-manager.js';
+import { ActiveModelStore } from '../src/models/active-store.js';
+import { ModelManager } from '../src/models/manager.js';
 import { InferencePool } from '../src/inference/pool.js';
-import { ModelRegistry } from '../src/inference/registry.js';
-import { Station } from '../src/inference/station.js';
-import type { Verdict } from '../src/inference/verdict.js';
+import { ModelRegistry } from '../src/models/registry.js';
+import { Station } from '../src/pipeline/station.js';
+import type { Verdict } from '../src/verdict.js';
 import { percentile } from '../src/publish/console-summary.js';
 import { bundledModelsDir, bundledSamplesDir, packageRoot } from '../src/paths.js';
 

@@ -16,9 +16,9 @@ import { EventBus } from '../src/events.js';
 import { silentLogger } from '../src/log.js';
 import { ReplaySource } from '../src/capture/replay.js';
 import { InferencePool } from '../src/inference/pool.js';
-import { ModelRegistry } from '../src/inference/registry.js';
-import { Station } from '../src/inference/station.js';
-import type { Verdict } from '../src/inference/verdict.js';
+import { ModelRegistry } from '../src/models/registry.js';
+import { Station } from '../src/pipeline/station.js';
+import type { Verdict } from '../src/verdict.js';
 import { percentile } from '../src/publish/console-summary.js';
 import { bundledModelsDir, bundledSamplesDir, packageRoot } from '../src/paths.js';
 

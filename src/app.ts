@@ -13,14 +13,14 @@ import { MqttTrigger } from './capture/mqtt-trigger.js';
 import type { Trigger } from './capture/trigger.js';
 import { topics } from './publish/topics.js';
 import { InferencePool } from './inference/pool.js';
-import { ActiveModelStore } from './inference/active-store.js';
-import { installArchive } from './inference/model-archive.js';
-import { ModelManager } from './inference/model-manager.js';
-import { ModelWatcher } from './inference/model-watcher.js';
-import { ModelRegistry } from './inference/registry.js';
-import { loadPublicKey } from './inference/signature.js';
+import { ActiveModelStore } from './models/active-store.js';
+import { installArchive } from './models/archive.js';
+import { ModelManager } from './models/manager.js';
+import { ModelWatcher } from './models/watcher.js';
+import { ModelRegistry } from './models/registry.js';
+import { loadPublicKey } from './models/signature.js';
 import type { KeyObject } from 'node:crypto';
-import { Station } from './inference/station.js';
+import { Station } from './pipeline/station.js';
 import { EmbeddedBroker } from './publish/embedded-broker.js';
 import { LocalMqttPublisher } from './publish/local-mqtt.js';
 import type { Publisher } from './publish/publisher.js';
@@ -74,6 +74,10 @@ export class App {
       intraOpThreads: inf.intraOpThreads,
       executionProviders: inf.executionProviders,
       graphOptimization: inf.graphOptimization,
+      hungAfterBudgets: inf.hungAfterBudgets,
+      controlWaitMs: inf.controlWaitMs,
+      controlTimeoutMs: inf.controlTimeoutMs,
+      estimates: { staleMs: inf.estimateStaleMs },
       clock: this.clock,
       log: this.log.child({ component: 'pool' }),
     });
@@ -191,11 +195,8 @@ export class App {
     }
 
     await this.#onStage?.('stations');
-    for (const station of this.stations) {
-      // Stopped before the publishers, so every verdict drained from a station is still published.
-      this.#stops.push(() => station.stop());
-      await station.start();
-    }
+    // Stations are stopped by stop() itself, before everything else (see there).
+    for (const station of this.stations) await station.start();
 
     const summary = new ConsoleSummary({ bus: this.bus, clock: this.clock, intervalMs: config.summary.intervalMs, ...(this.#write ? { write: this.#write } : {}) });
     summary.start();
@@ -247,6 +248,8 @@ export class App {
       readiness: this.readiness,
       metrics: createMetrics(this.bus, {
         pool: () => this.pool.stats,
+        threads: () => this.pool.threadReport(),
+        estimates: () => this.pool.estimates,
         publishers: () => this.publishers.map((p) => ({ name: p.name, ...p.health() })),
         cameras: () => this.stations.map((s) => ({ camera: s.id, ...s.status().source })),
         models: () =>
@@ -259,7 +262,10 @@ export class App {
         list: () => this.stations.map((s) => s.status()),
         trigger: (id, partId) => {
           const station = this.stations.find((s) => s.id === id);
-          if (!station) throw new LinesightError('LS_ERR_STATION_NOT_FOUND', undefined, { args: [id] });
+          if (!station) {
+            if (!this.config.stations.some((s) => s.id === id)) throw new LinesightError('LS_ERR_STATION_NOT_FOUND', undefined, { args: [id] });
+            throw new LinesightError('LS_ERR_NOT_READY', `station ${id} is ${this.#state === 'starting' || this.#state === 'new' ? 'still starting' : 'stopped'}`, { args: [id] });
+          }
           return station.trigger({ ...(partId ? { partId } : {}), origin: 'http' });
         },
       },
@@ -299,11 +305,20 @@ export class App {
     this.log.info({ url: this.#apiUrl }, 'HTTP API listening');
   }
 
-  /** Stops every started part in reverse order; parts in flight get their verdicts first. Idempotent. */
+  /**
+   * Stops the box so that no accepted part goes without a verdict. In order: every trigger input
+   * and camera stops (HTTP triggers answer 503 from the first moment), the parts in flight are
+   * decided within shutdown.drainTimeoutMs (any still open then get `timeout`, LS_ERR_SHUTDOWN),
+   * then the rest in reverse start order: the publishers flush what they hold, the pool, broker
+   * and API close. Idempotent.
+   */
   async stop(): Promise<void> {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
     for (const s of this.config.stations) this.readiness.set(`station:${s.id}`, false, 'shutting down');
+    const deadline = this.clock.now() + this.config.shutdown.drainTimeoutMs;
+    await this.#each(this.stations, (s) => s.stopInputs(deadline), 'stopping a station input');
+    await this.#each(this.stations, (s) => s.drain(deadline), 'draining a station');
     const stops = this.#stops.reverse();
     this.#stops = [];
     for (const stop of stops) {
@@ -314,5 +329,9 @@ export class App {
       }
     }
     this.#state = 'stopped';
+  }
+
+  async #each<T>(items: readonly T[], fn: (item: T) => Promise<void>, what: string): Promise<void> {
+    await Promise.all(items.map((item) => fn(item).catch((err: unknown) => this.log.error({ err }, `error while ${what}`))));
   }
 }

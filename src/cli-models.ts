@@ -4,9 +4,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LinesightError } from './errors.js';
-import { MANIFEST_FILE } from './inference/manifest.js';
-import { ModelRegistry, loadModelVersion } from './inference/registry.js';
-import { generateSigningKeys, loadPrivateKey, loadPublicKey, signManifest } from './inference/signature.js';
+import { MANIFEST_FILE } from './models/manifest.js';
+import { ModelRegistry, loadModelVersion } from './models/registry.js';
+import { generateSigningKeys, loadPrivateKey, loadPublicKey, signManifest } from './models/signature.js';
 import { bundledModelsDir } from './paths.js';
 
 export const modelsUsage = `linesight models <command>

@@ -6,8 +6,8 @@ import { loadConfigFile, loadDefaultConfig } from './config/load.js';
 import { configReference } from './config/reference.js';
 import type { Config } from './config/schema.js';
 import { LinesightError, isLinesightError } from './errors.js';
-import { ModelRegistry } from './inference/registry.js';
-import { loadPublicKey } from './inference/signature.js';
+import { ModelRegistry } from './models/registry.js';
+import { loadPublicKey } from './models/signature.js';
 import { packageVersion } from './version.js';
 import { modelsCommand } from './cli-models.js';
 

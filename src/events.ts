@@ -1,6 +1,6 @@
 // In-process event bus (zigbee2mqtt's shape): each listener is isolated, so one failing
 // sink (a metric, a publisher) never stops the others or the pipeline that emitted.
-import type { Verdict } from './inference/verdict.js';
+import type { Verdict } from './verdict.js';
 import type { Logger } from './log.js';
 
 /** Why a frame was not inspected: shed under overload, too old, undecodable, a newer frame won, over the free-run rate. */

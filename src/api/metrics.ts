@@ -1,10 +1,12 @@
 // Prometheus metrics, fed from the event bus so no pipeline code knows about prom-client.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventBus } from '../events.js';
-import type { Verdict } from '../inference/verdict.js';
+import type { Verdict } from '../verdict.js';
 
 export interface MetricsSources {
-  pool: () => { workers: number; running: number; queued: number; crashed: number; expired: number };
+  pool: () => { workers: number; running: number; queued: number; crashed: number; hung: number; refused: number; shed: number };
+  threads: () => Array<{ threadId: number; resident: string[]; warming: boolean }>;
+  estimates: () => Array<{ model: string; size: string; ms: number }>;
   publishers: () => Array<{ name: string; connected: boolean; pending: number }>;
   models: () => Array<{ camera: string; name: string; version: string; provider: string }>;
   cameras: () => Array<{ camera: string; state: string; fps: number; reconnects: number; framesEmitted: number }>;
@@ -79,7 +81,18 @@ export function createMetrics(bus: EventBus, sources: MetricsSources): Registry 
   sampled('linesight_pool_queue_depth', 'Parts waiting for a worker.', [], pool((p) => p.queued));
   sampled('linesight_pool_busy_workers', 'Workers running an inference.', [], pool((p) => p.running));
   sampled('linesight_pool_workers', 'Worker threads in the pool.', [], pool((p) => p.workers));
-  sampled('linesight_pool_worker_crashes', 'Workers that died mid-task since start (each was replaced).', [], pool((p) => p.crashed));
+  sampled('linesight_pool_thread_replacements', 'Inference threads replaced since start, by reason: crash (died on its own), hung (ran past its limit and was terminated).', ['reason'], () => {
+    const p = sources.pool();
+    return [[{ reason: 'crash' }, p.crashed], [{ reason: 'hung' }, p.hung]];
+  });
+  sampled('linesight_pool_refused_parts', 'Parts refused before they ran since start, because a fresh run-time estimate said they could not finish by their deadline (each got a timeout verdict at once).', [], pool((p) => p.refused));
+  sampled('linesight_pool_shed_frames', 'Free-run frames shed since start because a station had too many waiting.', [], pool((p) => p.shed));
+  sampled('linesight_worker_resident_sessions', 'Model sessions each inference thread holds (the active versions, plus one draining during a swap).', ['thread'], () =>
+    sources.threads().map((t) => [{ thread: String(t.threadId) }, t.resident.length]),
+  );
+  sampled('linesight_pool_estimate_seconds', 'Run-time estimate used for admission, per model build and frame size class.', ['model', 'size'], () =>
+    sources.estimates().map((e) => [{ model: e.model, size: e.size }, e.ms / 1000]),
+  );
   sampled('linesight_publisher_connected', '1 when the sink is connected.', ['sink'], () => sources.publishers().map((p) => [{ sink: p.name }, p.connected ? 1 : 0]));
   sampled('linesight_publisher_pending', 'Verdicts handed to the sink and not yet acknowledged.', ['sink'], () => sources.publishers().map((p) => [{ sink: p.name }, p.pending]));
   sampled('linesight_model_info', 'The model version each camera serves (value 1), with the execution provider in use.', ['camera', 'model', 'version', 'provider'], () =>

@@ -209,6 +209,26 @@ export const InferenceConfig = Type.Object(
     graphOptimization: OneOf(['disabled', 'basic', 'extended', 'all'] as const, {
       title: 'Graph optimisation', description: 'ONNX Runtime graph optimisation level.', default: 'all',
     }),
+    hungAfterBudgets: Type.Number({
+      title: 'Hang limit',
+      description: 'A part still running after this many times its station budget (and at least 1 s) is taken as hung: its thread is terminated and replaced.',
+      minimum: 1, maximum: 1000, default: 10,
+    }),
+    controlTimeoutMs: Type.Integer({
+      title: 'Model load limit',
+      description: 'Longest a model load and warm-up (or unload) may run in one thread before the thread is taken as hung. TensorRT engine builds need minutes.',
+      minimum: 1000, default: 300000,
+    }),
+    controlWaitMs: Type.Integer({
+      title: 'Control wait',
+      description: 'Longest a warm-up or unload waits for its thread while parts are queued; bounds how long a hot swap takes under overload.',
+      minimum: 0, maximum: 60000, default: 250,
+    }),
+    estimateStaleMs: Type.Integer({
+      title: 'Estimate freshness',
+      description: 'A run-time estimate not refreshed for this long may not refuse parts: one part is let through to measure again.',
+      minimum: 10, maximum: 600000, default: 1000,
+    }),
   },
   { additionalProperties: false, default: {}, title: 'Inference', description: 'The worker pool.' },
 );

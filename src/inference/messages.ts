@@ -1,13 +1,8 @@
-// The only types shared by the pool (main thread) and the worker (piscina's common.ts).
+// The only types shared by the pool (main thread) and the worker threads (piscina's common.ts).
 import type { FrameImage } from '../capture/frame.js';
-import type { ModelManifest } from './manifest.js';
+import type { ModelRef } from '../models/model-ref.js';
 
-/** What a worker needs to load a model: verified bytes (shared memory) and the manifest. */
-export interface ModelRef {
-  key: string;
-  bytes: Uint8Array;
-  manifest: ModelManifest;
-}
+export type { ModelRef };
 
 export interface InferTask {
   kind: 'infer';
@@ -26,6 +21,19 @@ export interface UnloadTask {
 }
 
 export type WorkerTask = InferTask | WarmupTask | UnloadTask;
+
+/** Main thread to worker: one task at a time per thread. */
+export interface TaskMessage {
+  id: number;
+  task: WorkerTask;
+}
+
+/** Worker to main thread: the answer, and which model sessions the thread now holds. */
+export interface ResultMessage {
+  id: number;
+  result: WorkerResult;
+  resident: string[];
+}
 
 export interface StageTimings {
   /** Monotonic ms when the worker picked the task up. */

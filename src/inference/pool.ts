@@ -1,47 +1,60 @@
-// The inference pool, main-thread side. Piscina owns the threads; this class owns the order:
-// parts wait in an earliest-deadline-first queue here and go to piscina only when a worker is
-// free, so piscina's own FIFO queue stays empty and a part that can no longer make its
-// deadline is answered at once instead of occupying a worker.
-import { Piscina } from 'piscina';
+// The inference pool, main-thread side. It owns its worker threads (node:worker_threads) and
+// the order of work: parts wait in per-station earliest-deadline-first queues here and go to a
+// thread only when it is free, so a part that can no longer make its deadline is answered at
+// once instead of occupying a worker.
+//
+// Why not piscina (the first version used it): piscina picks the thread for a task, so a
+// warm-up or an unload could not be addressed to each thread (one thread stayed cold, retired
+// versions stayed resident), and a task that never returns cannot be told from a slow one.
+// Here each thread is addressed by id: control tasks (warm-up, unload) go to every thread,
+// replacements are warmed before they take parts, and a run past its limit is taken as hung,
+// the thread terminated and replaced.
+import { Worker } from 'node:worker_threads';
 import './native-preload.js';
-import type { Clock } from '../clock.js';
-import { LinesightError } from '../errors.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import { LinesightError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FrameImage } from '../capture/frame.js';
-import { EdfQueue, type EdfEntry } from './edf-queue.js';
-import type { ModelRef, WorkerResult, WorkerTask } from './messages.js';
+import type { EdfEntry } from './edf-queue.js';
+import { FairQueue } from './fair-queue.js';
+import type { ModelRef, ResultMessage, TaskMessage, WorkerResult, WorkerTask } from './messages.js';
 import type { RuntimeOptions } from './runtimes/runtime.js';
+import { ServiceEstimates, estimateKey, type EstimateOptions } from './service-estimates.js';
 
 export interface PoolOptions extends RuntimeOptions {
   workers: number;
   clock: Clock;
   log: Logger;
+  /** A part running longer than this many times its budget is hung: its thread is replaced. */
+  hungAfterBudgets?: number;
+  /** ... and never sooner than this. */
+  hungMinMs?: number;
+  /** Longest a warm-up or unload may run (model loads can be slow) before its thread is replaced. */
+  controlTimeoutMs?: number;
+  /** Longest a warm-up or unload waits for its thread while parts are queued. */
+  controlWaitMs?: number;
+  estimates?: Partial<EstimateOptions>;
+  /** Stations that queued a part this recently count as active for fair share. */
+  activeWindowMs?: number;
+  /** The thread entry; tests substitute one that wraps the real handler. */
+  workerFile?: URL;
 }
 
 export interface InferJob {
   station: string;
   model: ModelRef;
-  /** The frame; absent for a control task. */
-  image?: FrameImage;
-  /** Instead of inspecting: load and run once on a neutral input (warm-up), or drop the model (unload). */
-  control?: 'warmup' | 'unload';
+  image: FrameImage;
   /** Monotonic ms by which the verdict is due. */
   deadline: number;
+  /** The part's budget (deadline - start), for the hang limit; defaults to the time left at submission. */
+  budgetMs?: number;
   /** Free-run frames may be shed under overload; triggered parts never are. */
-  shedBeyond?: number;
+  shedBeyond?: number | undefined;
   signal?: AbortSignal;
 }
 
 /** A worker's result, plus when the pool handed the part to a worker (pool clock). */
 export type PoolResult = WorkerResult & { dispatchedAt: number };
-
-interface Pending {
-  job: InferJob;
-  enqueuedAt: number;
-  resolve: (r: PoolResult) => void;
-  reject: (e: unknown) => void;
-  onAbort?: () => void;
-}
 
 export interface WarmupReport {
   provider: string;
@@ -49,6 +62,8 @@ export interface WarmupReport {
   inferenceMs: number;
   /** The output of one run on a neutral input, to check it against the manifest's labels. */
   scores: Float32Array;
+  /** The threads that warmed it, by id. */
+  threads: number[];
 }
 
 export interface PoolStats {
@@ -56,13 +71,62 @@ export interface PoolStats {
   running: number;
   queued: number;
   completed: number;
+  /** Threads that died on their own mid-task (each was replaced). */
   crashed: number;
-  expired: number;
+  /** Threads terminated because a task ran past its limit (each was replaced). */
+  hung: number;
+  /** Parts refused before they ran: their estimate said they could not finish in time. */
+  refused: number;
   shed: number;
-  serviceMsEstimate: number;
+  controlsPending: number;
 }
 
-const workerFile = new URL('./worker.js', import.meta.url).href;
+export interface ThreadReport {
+  threadId: number;
+  busy: boolean;
+  /** Model builds this thread holds a session for, as it last reported. */
+  resident: string[];
+  /** Still warming the active models before taking parts (a replacement thread). */
+  warming: boolean;
+}
+
+interface PendingPart {
+  job: InferJob;
+  enqueuedAt: number;
+  key: string;
+  resolve: (r: PoolResult) => void;
+  reject: (e: unknown) => void;
+  onAbort?: () => void;
+  entry?: EdfEntry<PendingPart>;
+}
+
+interface Control {
+  task: WorkerTask;
+  postedAt: number;
+  resolve: (r: WorkerResult) => void;
+  /** A replacement's warm-up of an active model: the thread takes no parts until it is done. */
+  beforeParts: boolean;
+}
+
+interface Running {
+  id: number;
+  startedAt: number;
+  watchdog: TimerHandle;
+  part?: PendingPart;
+  probe?: boolean;
+  control?: Control;
+}
+
+interface Thread {
+  worker: Worker;
+  threadId: number;
+  running: Running | undefined;
+  controls: Control[];
+  resident: string[];
+  dead: boolean;
+}
+
+const defaultWorkerFile = new URL('./worker.js', import.meta.url);
 
 /** A buffer a worker may take: whole, unshared, not a view into Node's Buffer pool. */
 function ownedBuffer(data: Uint8Array): Uint8Array {
@@ -70,234 +134,384 @@ function ownedBuffer(data: Uint8Array): Uint8Array {
   return new Uint8Array(data);
 }
 
+const failed = (code: ErrorCode | string, message: string, at: number): WorkerResult => ({
+  ok: false,
+  error: { code, message },
+  stage: 'inference',
+  timings: { startedAt: at, loadMs: 0, preprocessMs: 0, inferenceMs: 0 },
+  threadId: -1,
+});
+
 export class InferencePool {
-  readonly #options: PoolOptions;
-  readonly #queue = new EdfQueue<Pending>();
-  readonly #queuedByStation = new Map<string, Set<EdfEntry<Pending>>>();
-  #piscina: Piscina | undefined;
-  #running = 0;
+  readonly #o: Required<Omit<PoolOptions, 'estimates'>>;
+  readonly #queue: FairQueue<PendingPart>;
+  readonly #estimates: ServiceEstimates;
+  readonly #threads: Thread[] = [];
+  /** Models every thread must hold: warmed on each new thread before it takes parts. */
+  readonly #active = new Map<string, ModelRef>();
+  #started = false;
   #closing = false;
+  #nextId = 1;
   #idleWaiters: Array<() => void> = [];
-  #serviceMs = 0;
-  readonly #counts = { completed: 0, crashed: 0, expired: 0, shed: 0 };
+  #respawnDelayMs = 0;
+  #controlCheck: TimerHandle | undefined;
+  readonly #counts = { completed: 0, crashed: 0, hung: 0, refused: 0, shed: 0 };
 
   constructor(options: PoolOptions) {
-    this.#options = options;
+    this.#o = {
+      hungAfterBudgets: 10,
+      hungMinMs: 1000,
+      controlTimeoutMs: 300_000,
+      controlWaitMs: 250,
+      activeWindowMs: 1000,
+      workerFile: defaultWorkerFile,
+      ...options,
+    };
+    this.#queue = new FairQueue({ workers: options.workers, activeWindowMs: this.#o.activeWindowMs });
+    this.#estimates = new ServiceEstimates(options.estimates);
   }
 
   start(): void {
-    if (this.#piscina) return;
-    const { workers, intraOpThreads, executionProviders, graphOptimization } = this.#options;
-    this.#piscina = new Piscina({
-      filename: workerFile,
-      minThreads: workers,
-      maxThreads: workers,
-      concurrentTasksPerWorker: 1,
-      idleTimeout: Number.MAX_SAFE_INTEGER,
-      workerData: { intraOpThreads, executionProviders, graphOptimization } satisfies RuntimeOptions,
-    });
-    this.#piscina.on('error', (err: Error) => this.#options.log.error({ err }, 'inference worker error'));
+    if (this.#started) return;
+    this.#started = true;
+    for (let i = 0; i < this.#o.workers; i++) this.#spawn();
   }
 
   get stats(): PoolStats {
     return {
-      workers: this.#options.workers,
-      running: this.#running,
+      workers: this.#o.workers,
+      running: this.#threads.filter((t) => t.running?.part).length,
       queued: this.#queue.size,
       ...this.#counts,
-      serviceMsEstimate: this.#serviceMs,
+      controlsPending: this.#threads.reduce((n, t) => n + t.controls.length, 0),
     };
   }
 
-  /** The piscina threads, for diagnostics and fault-injection tests. */
-  get threads(): readonly import('node:worker_threads').Worker[] {
-    return this.#piscina?.threads ?? [];
+  /** Service-time estimates per model build and frame size class, for metrics. */
+  get estimates(): ReturnType<ServiceEstimates['snapshot']> {
+    return this.#estimates.snapshot();
+  }
+
+  /** The live threads, for diagnostics and fault-injection tests. */
+  get threads(): readonly Worker[] {
+    return this.#threads.filter((t) => !t.dead).map((t) => t.worker);
+  }
+
+  /** Per thread: what it holds and whether it is busy. */
+  threadReport(): ThreadReport[] {
+    return this.#threads
+      .filter((t) => !t.dead)
+      .map((t) => ({ threadId: t.threadId, busy: t.running !== undefined, resident: [...t.resident], warming: t.controls.some((c) => c.beforeParts) }));
   }
 
   /**
-   * Resolves with the worker's result (which may be a decode or inference failure); rejects
-   * with LS_ERR_DEADLINE_EXPIRED, LS_ERR_SHED or LS_ERR_POOL_CLOSED when the part never ran.
+   * Resolves with the worker's result (which may be a decode or inference failure, or a crashed
+   * or hung thread); rejects with LS_ERR_ADMISSION_REFUSED, LS_ERR_SHED or LS_ERR_POOL_CLOSED
+   * when the part never ran.
    */
   infer(job: InferJob): Promise<PoolResult> {
-    if (!this.#piscina || this.#closing) return Promise.reject(new LinesightError('LS_ERR_POOL_CLOSED'));
+    if (!this.#started || this.#closing) return Promise.reject(new LinesightError('LS_ERR_POOL_CLOSED'));
     if (job.signal?.aborted) return Promise.reject(job.signal.reason);
+    const now = this.#o.clock.now();
+    const key = estimateKey(job.model.key, job.image);
+    // Hopeless already (a fresh estimate longer than the time left): answer now, not at the deadline.
+    const admission = this.#estimates.peek(key, now, job.deadline - now);
+    if (!admission.admit) {
+      this.#counts.refused++;
+      return Promise.reject(this.#refusal(job, now, admission.estimateMs));
+    }
     return new Promise<PoolResult>((resolve, reject) => {
-      const pending: Pending = { job, enqueuedAt: this.#options.clock.now(), resolve, reject };
-      const entry = this.#queue.push(job.deadline, pending);
-      let mine = this.#queuedByStation.get(job.station);
-      if (!mine) this.#queuedByStation.set(job.station, (mine = new Set()));
-      mine.add(entry);
+      const pending: PendingPart = { job, enqueuedAt: now, key, resolve, reject };
+      pending.entry = this.#queue.push(job.station, job.deadline, pending, now);
       if (job.signal) {
         pending.onAbort = () => {
-          if (this.#dequeue(entry)) reject(job.signal!.reason);
+          if (this.#dequeue(pending)) reject(job.signal!.reason);
         };
         job.signal.addEventListener('abort', pending.onAbort, { once: true });
       }
-      if (job.shedBeyond !== undefined && mine.size > job.shedBeyond) this.#shedOldest(mine);
+      if (job.shedBeyond !== undefined && this.#queue.sizeOf(job.station) > job.shedBeyond) this.#shedOldest(job.station, job.shedBeyond);
       this.#pump();
     });
   }
 
+  #refusal(job: InferJob, now: number, estimateMs: number | null): LinesightError {
+    const left = job.deadline - now;
+    const why = left <= 0 ? `its deadline passed ${(-left).toFixed(1)} ms ago while it waited` : `~${estimateMs?.toFixed(1)} ms to run, ${left.toFixed(1)} ms left`;
+    return new LinesightError('LS_ERR_ADMISSION_REFUSED', why);
+  }
+
   /**
-   * Loads `model` in every worker and runs it once, through the same queue as parts: a warm-up
-   * only takes a free worker, and with `serving` set at most workers-1 warm up at once, so a
-   * hot swap under load always leaves a worker for parts. Repeats until every thread has it.
+   * Loads `model` in every thread and runs it once on a neutral input, each thread addressed by
+   * id. From now on a replacement thread warms it before taking parts. On any failure it is
+   * unloaded from every thread again and the error thrown.
    */
-  async warmUp(model: ModelRef, options: { serving?: boolean } = {}): Promise<WarmupReport> {
-    this.#requirePiscina();
-    const results = await this.#onEveryThread(model, 'warmup', options.serving ?? false);
-    const failed = results.find((r): r is Extract<WorkerResult, { ok: false }> => !r.ok);
-    if (failed) {
-      const code = failed.error.code.startsWith('LS_ERR_') ? (failed.error.code as 'LS_ERR_MODEL_LOAD') : 'LS_ERR_MODEL_LOAD';
-      throw new LinesightError(code, failed.error.message);
+  async warmUp(model: ModelRef): Promise<WarmupReport> {
+    this.#requireOpen();
+    this.#active.set(model.key, model);
+    const results = await this.#onEveryThread({ kind: 'warmup', model });
+    const failure = results.find((r): r is Extract<WorkerResult, { ok: false }> => !r.ok);
+    if (failure) {
+      await this.unload(model);
+      const code = failure.error.code.startsWith('LS_ERR_') && failure.error.code !== 'LS_ERR_INFERENCE' ? (failure.error.code as ErrorCode) : 'LS_ERR_MODEL_LOAD';
+      throw new LinesightError(code, failure.error.message);
     }
     const all = results as Array<Extract<WorkerResult, { ok: true }>>;
-    this.#options.log.debug({ model: model.key, threads: all.length }, 'model warmed up');
+    this.#o.log.debug({ model: model.key, threads: all.map((r) => r.threadId) }, 'model warmed up on every thread');
     return {
       provider: all[0]!.provider,
       loadMs: Math.max(...all.map((r) => r.timings.loadMs)),
       inferenceMs: Math.max(...all.map((r) => r.timings.inferenceMs)),
       scores: all[0]!.scores,
+      threads: all.map((r) => r.threadId),
     };
   }
 
-  /**
-   * Runs a control task until every thread has answered it (piscina picks the thread, so it may
-   * take rounds), stopping at the first failure. While serving, at most workers-1 run at once.
-   */
-  async #onEveryThread(model: ModelRef, control: 'warmup' | 'unload', serving: boolean): Promise<WorkerResult[]> {
-    const workers = this.#options.workers;
-    const lanes = serving && workers > 1 ? workers - 1 : workers;
-    const answered = new Map<number, WorkerResult>();
-    for (let round = 0; answered.size < workers && round < workers * 4; round++) {
-      const results = await Promise.all(
-        Array.from({ length: Math.min(lanes, workers - answered.size) }, () =>
-          this.infer({ station: `(${control})`, model, control, deadline: this.#options.clock.now() + 3_600_000 }),
-        ),
-      );
-      const failed = results.find((r) => !r.ok);
-      if (failed) return [failed];
-      for (const r of results) answered.set(r.threadId, r);
-    }
-    return [...answered.values()];
+  /** Has every thread drop a model build, so memory returns to what the active versions need. */
+  async unload(model: Pick<ModelRef, 'key'>): Promise<void> {
+    this.#active.delete(model.key);
+    this.#estimates.forget(model.key);
+    if (!this.#started || this.#closing) return;
+    await this.#onEveryThread({ kind: 'unload', key: model.key });
   }
 
-  #requirePiscina(): Piscina {
-    if (!this.#piscina || this.#closing) throw new LinesightError('LS_ERR_POOL_CLOSED');
-    return this.#piscina;
+  /** Posts a control task to each live thread and waits for every answer. */
+  #onEveryThread(task: WorkerTask): Promise<WorkerResult[]> {
+    const live = this.#threads.filter((t) => !t.dead);
+    const answers = live.map((t) => new Promise<WorkerResult>((resolve) => t.controls.push({ task, postedAt: this.#o.clock.now(), resolve, beforeParts: false })));
+    this.#pump();
+    return Promise.all(answers);
   }
 
-  #dequeue(entry: EdfEntry<Pending>): boolean {
-    if (!this.#queue.remove(entry)) return false;
-    this.#queuedByStation.get(entry.value.job.station)?.delete(entry);
-    const { job, onAbort } = entry.value;
-    if (onAbort) job.signal?.removeEventListener('abort', onAbort);
+  #requireOpen(): void {
+    if (!this.#started || this.#closing) throw new LinesightError('LS_ERR_POOL_CLOSED');
+  }
+
+  #dequeue(p: PendingPart): boolean {
+    if (!p.entry || !this.#queue.remove(p.job.station, p.entry)) return false;
+    if (p.onAbort) p.job.signal?.removeEventListener('abort', p.onAbort);
     return true;
   }
 
-  #shedOldest(mine: Set<EdfEntry<Pending>>): void {
-    let oldest: EdfEntry<Pending> | undefined;
-    for (const e of mine) if (!oldest || e.order < oldest.order) oldest = e;
-    if (oldest && this.#dequeue(oldest)) {
+  #shedOldest(station: string, limit: number): void {
+    const oldest = this.#queue.oldest(station);
+    if (oldest && this.#dequeue(oldest.value)) {
       this.#counts.shed++;
-      oldest.value.reject(new LinesightError('LS_ERR_SHED', `station ${oldest.value.job.station} has more than ${oldest.value.job.shedBeyond} frames waiting`));
+      oldest.value.reject(new LinesightError('LS_ERR_SHED', `station ${station} has more than ${limit} frames waiting`));
     }
   }
 
-  #pump(): void {
-    const piscina = this.#piscina;
-    if (!piscina) return;
-    while (this.#running < this.#options.workers) {
-      const entry = this.#queue.peek();
-      if (!entry) break;
-      this.#dequeue(entry);
-      const p = entry.value;
-      const now = this.#options.clock.now();
-      // Started now, would it finish in time? If not, answer now and keep the worker for a part that can.
-      if (now + this.#serviceMs > p.job.deadline) {
-        this.#counts.expired++;
-        p.reject(new LinesightError('LS_ERR_DEADLINE_EXPIRED', `${(now - p.enqueuedAt).toFixed(1)} ms queued, ~${this.#serviceMs.toFixed(1)} ms to run, deadline in ${(p.job.deadline - now).toFixed(1)} ms`));
-        continue;
-      }
-      this.#running++;
-      let run: Promise<WorkerResult>;
-      if (p.job.control === 'unload') {
-        run = piscina.run({ kind: 'unload', key: p.job.model.key } satisfies WorkerTask);
-      } else if (p.job.control === 'warmup' || !p.job.image) {
-        run = piscina.run({ kind: 'warmup', model: p.job.model } satisfies WorkerTask);
-      } else {
-        const image = { ...p.job.image, data: ownedBuffer(p.job.image.data) };
-        run = piscina.run({ kind: 'infer', model: p.job.model, image } satisfies WorkerTask, { transferList: [image.data.buffer as ArrayBuffer] });
-      }
-      run.then(
-        (result) => {
-          this.#counts.completed++;
-          // A one-off model load is not service time: it would make later parts look hopeless.
-          if (result.ok && !p.job.control) this.#learn(result.timings.preprocessMs + result.timings.inferenceMs);
-          this.#settle();
-          p.resolve({ ...result, dispatchedAt: now });
-        },
-        (err: unknown) => {
-          // The thread died (or was terminated) mid-task; piscina replaces it.
-          this.#counts.crashed++;
-          this.#settle();
-          p.resolve({
-            ok: false,
-            error: { code: 'LS_ERR_WORKER_CRASHED', message: (err as Error)?.message ?? String(err) },
-            stage: 'inference',
-            timings: { startedAt: now, loadMs: 0, preprocessMs: 0, inferenceMs: 0 },
-            threadId: -1,
-            dispatchedAt: now,
-          });
-        },
-      );
+  #spawn(): void {
+    const worker = new Worker(this.#o.workerFile, {
+      workerData: { intraOpThreads: this.#o.intraOpThreads, executionProviders: this.#o.executionProviders, graphOptimization: this.#o.graphOptimization } satisfies RuntimeOptions,
+    });
+    const thread: Thread = { worker, threadId: worker.threadId, running: undefined, controls: [], resident: [], dead: false };
+    // A new thread (a replacement) warms every active model before it takes a part.
+    for (const model of this.#active.values()) {
+      thread.controls.push({ task: { kind: 'warmup', model }, postedAt: this.#o.clock.now(), beforeParts: true, resolve: (r) => this.#replacementWarmed(thread, model, r) });
     }
+    let lastError: Error | undefined;
+    worker.on('message', (msg: ResultMessage) => this.#onMessage(thread, msg));
+    worker.on('error', (err) => {
+      lastError = err;
+      this.#o.log.error({ err, thread: thread.threadId }, 'inference thread failed');
+    });
+    worker.on('exit', (code) => this.#onExit(thread, code, lastError));
+    this.#threads.push(thread);
   }
 
-  #learn(ms: number): void {
-    // EWMA: quick to follow a slower model after a swap, steady against one slow frame.
-    this.#serviceMs = this.#serviceMs === 0 ? ms : this.#serviceMs * 0.9 + ms * 0.1;
+  #replacementWarmed(thread: Thread, model: ModelRef, r: WorkerResult): void {
+    if (!r.ok) this.#o.log.error({ thread: thread.threadId, model: model.key, error: r.error }, 'a new inference thread could not warm an active model');
   }
 
-  #settle(): void {
-    this.#running--;
+  #onMessage(thread: Thread, msg: ResultMessage): void {
+    const run = thread.running;
+    thread.resident = msg.resident;
+    this.#respawnDelayMs = 0; // threads answer again: the next death gets a prompt replacement
+    if (!run || run.id !== msg.id) return; // an answer from a task already given up on
+    this.#finishRun(thread, run, msg.result);
     this.#pump();
-    if (this.#running === 0 && this.#queue.size === 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const w of waiters) w();
+  }
+
+  #finishRun(thread: Thread, run: Running, result: WorkerResult): void {
+    run.watchdog.cancel();
+    thread.running = undefined;
+    const now = this.#o.clock.now();
+    if (run.control) {
+      thread.controls.shift();
+      run.control.resolve(result);
+    } else if (run.part) {
+      const p = run.part;
+      const workerMs = now - run.startedAt;
+      this.#queue.finished(p.job.station, workerMs, now);
+      // Every finished run teaches the estimate, late ones included: that is what stops lock-in. A
+      // model load is not service time (it would make later parts look hopeless), and a thread that
+      // died or hung measured nothing.
+      if (result.threadId >= 0 && (result.ok || result.stage !== 'load')) {
+        this.#estimates.record(p.key, result.timings.preprocessMs + result.timings.inferenceMs, now);
+      } else this.#estimates.release(p.key);
+      if (result.threadId >= 0) this.#counts.completed++;
+      p.resolve({ ...result, dispatchedAt: run.startedAt });
     }
+    this.#notifyIdle();
+  }
+
+  #onExit(thread: Thread, code: number, err: Error | undefined): void {
+    const idx = this.#threads.indexOf(thread);
+    if (idx < 0) return; // already given up on (hung) and replaced
+    this.#threads.splice(idx, 1);
+    const expected = thread.dead; // terminated by close()
+    thread.dead = true;
+    const run = thread.running;
+    if (run) {
+      const why = this.#closing ? 'the pool closed' : `thread ${thread.threadId} exited (code ${code})${err ? `: ${err.message}` : ''}`;
+      this.#finishRun(thread, run, failed(this.#closing ? 'LS_ERR_POOL_CLOSED' : 'LS_ERR_WORKER_CRASHED', why, run.startedAt));
+    }
+    this.#abandonControls(thread);
+    if (this.#closing || expected) {
+      this.#notifyIdle();
+      return;
+    }
+    this.#counts.crashed++;
+    this.#o.log.error({ thread: thread.threadId, code }, 'inference thread exited; replacing it');
+    this.#replace();
+  }
+
+  /** Control tasks still waiting for a thread that is gone are answered: nobody will run them. */
+  #abandonControls(thread: Thread): void {
+    for (const c of thread.controls.splice(0)) {
+      if (c.task.kind === 'unload') c.resolve({ ok: true, scores: new Float32Array(0), provider: '', timings: { startedAt: 0, loadMs: 0, preprocessMs: 0, inferenceMs: 0 }, threadId: thread.threadId });
+      else c.resolve(failed('LS_ERR_WORKER_CRASHED', `thread ${thread.threadId} ended before it could warm the model`, this.#o.clock.now()));
+    }
+  }
+
+  #replace(): void {
+    // Back off when threads die at birth (a broken install), or the box would spin.
+    const delay = this.#respawnDelayMs;
+    this.#respawnDelayMs = Math.min(10_000, Math.max(100, delay * 2));
+    this.#o.clock.setTimer(delay, () => {
+      if (this.#closing) return;
+      this.#spawn();
+      this.#pump();
+    });
+    this.#pump();
   }
 
   /**
-   * Has every worker drop a model version's session (after it has drained), so memory returns to
-   * what one version needs. Like warm-up, it goes through the queue until each thread has done it.
+   * A task ran past its limit: the thread is stuck (native code that never returns). Its task is
+   * answered now and a replacement started at once; terminate() may not take effect until the
+   * native call returns, if ever, so nothing waits for it.
    */
-  async unload(model: ModelRef): Promise<void> {
-    if (!this.#piscina || this.#closing) return;
-    await this.#onEveryThread(model, 'unload', true);
+  #onHung(thread: Thread, run: Running, limitMs: number): void {
+    if (thread.running !== run || thread.dead) return;
+    this.#counts.hung++;
+    const what = run.part ? `a part of station ${run.part.job.station}` : `a ${run.control?.task.kind}`;
+    this.#o.log.error({ thread: thread.threadId, limitMs }, `inference thread hung on ${what}; terminating and replacing it`);
+    thread.dead = true;
+    const idx = this.#threads.indexOf(thread);
+    if (idx >= 0) this.#threads.splice(idx, 1);
+    this.#finishRun(thread, run, failed('LS_ERR_WORKER_HUNG', `thread ${thread.threadId} ran ${what} for more than ${Math.round(limitMs)} ms`, run.startedAt));
+    this.#abandonControls(thread);
+    void thread.worker.terminate();
+    this.#spawn();
+    this.#pump();
+  }
+
+  #run(thread: Thread, run: Omit<Running, 'id' | 'startedAt' | 'watchdog'>, task: WorkerTask, limitMs: number, transfer?: ArrayBuffer[]): void {
+    const r = run as Running;
+    r.id = this.#nextId++;
+    r.startedAt = this.#o.clock.now();
+    r.watchdog = this.#o.clock.setTimer(limitMs, () => this.#onHung(thread, r, limitMs));
+    thread.running = r;
+    thread.worker.postMessage({ id: r.id, task } satisfies TaskMessage, transfer);
+  }
+
+  #pump(): void {
+    if (!this.#started) return;
+    const now = this.#o.clock.now();
+    const controlling = () => this.#threads.filter((t) => t.running?.control).length;
+    // While parts wait, at most workers-1 threads do control work, so a swap never stops serving.
+    const lanes = Math.max(1, this.#o.workers - 1);
+    for (const thread of this.#threads) {
+      if (thread.dead || thread.running) continue;
+      const c = thread.controls[0];
+      if (c && (c.beforeParts || this.#queue.size === 0 || (now - c.postedAt >= this.#o.controlWaitMs && controlling() < lanes))) {
+        this.#run(thread, { control: c }, c.task, this.#o.controlTimeoutMs);
+        continue;
+      }
+      if (thread.controls.some((x) => x.beforeParts)) continue;
+      this.#startNextPart(thread, now);
+    }
+    // A control task waiting behind parts gets its turn when its wait runs out, even if no thread frees up sooner.
+    if (this.#queue.size > 0 && this.#threads.some((t) => !t.dead && !t.running && t.controls.length)) this.#scheduleControlCheck();
+  }
+
+  #scheduleControlCheck(): void {
+    if (this.#controlCheck) return;
+    this.#controlCheck = this.#o.clock.setTimer(this.#o.controlWaitMs, () => {
+      this.#controlCheck = undefined;
+      this.#pump();
+    });
+  }
+
+  #startNextPart(thread: Thread, now: number): void {
+    for (;;) {
+      const next = this.#queue.next(now);
+      if (!next) return;
+      const p = next.entry.value;
+      this.#dequeue(p);
+      const left = p.job.deadline - now;
+      const admission = left <= 0 ? ({ admit: false, estimateMs: null } as const) : this.#estimates.admit(p.key, now, left);
+      if (!admission.admit) {
+        this.#counts.refused++;
+        p.reject(this.#refusal(p.job, now, admission.estimateMs));
+        continue;
+      }
+      this.#queue.started(p.job.station);
+      const image = { ...p.job.image, data: ownedBuffer(p.job.image.data) };
+      const budget = p.job.budgetMs ?? Math.max(1, p.job.deadline - p.enqueuedAt);
+      const limit = Math.max(this.#o.hungMinMs, budget * this.#o.hungAfterBudgets);
+      this.#run(thread, { part: p, probe: admission.probe }, { kind: 'infer', model: p.job.model, image }, limit, [image.data.buffer as ArrayBuffer]);
+      return;
+    }
+  }
+
+  #notifyIdle(): void {
+    if (this.#queue.size > 0 || this.#threads.some((t) => t.running)) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** Resolves when nothing is queued or running. */
   idle(): Promise<void> {
-    if (this.#running === 0 && this.#queue.size === 0) return Promise.resolve();
+    if (this.#queue.size === 0 && !this.#threads.some((t) => t.running)) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** Stops taking work, lets queued and running parts finish for up to `drainMs`, then destroys the threads. */
+  /** Stops taking work, lets queued and running parts finish for up to `drainMs`, then ends the threads. */
   async close(drainMs = 5000): Promise<void> {
-    if (!this.#piscina || this.#closing) return;
+    if (!this.#started || this.#closing) return;
     this.#closing = true;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     try {
-      await Promise.race([this.idle(), new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
+      await Promise.race([this.idle(), new Promise<void>((r) => (timer = this.#o.clock.setTimer(drainMs, r)))]);
     } finally {
-      clearTimeout(timer);
-      for (const entry of [...this.#queue.entries()]) {
-        if (this.#dequeue(entry)) entry.value.reject(new LinesightError('LS_ERR_POOL_CLOSED'));
+      timer?.cancel();
+      this.#controlCheck?.cancel();
+      for (const { entry } of this.#queue.entries()) {
+        if (this.#dequeue(entry.value)) entry.value.reject(new LinesightError('LS_ERR_POOL_CLOSED'));
       }
-      await this.#piscina.destroy();
-      this.#piscina = undefined;
+      const threads = this.#threads.splice(0);
+      await Promise.all(
+        threads.map(async (t) => {
+          t.dead = true;
+          const run = t.running;
+          if (run) this.#finishRun(t, run, failed('LS_ERR_POOL_CLOSED', 'the pool closed before the part finished', run.startedAt));
+          for (const c of t.controls.splice(0)) c.resolve(failed('LS_ERR_POOL_CLOSED', 'the pool closed', this.#o.clock.now()));
+          await t.worker.terminate();
+        }),
+      );
+      this.#started = false;
     }
   }
 }

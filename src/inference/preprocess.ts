@@ -3,7 +3,7 @@
 import sharp from 'sharp';
 import { LinesightError } from '../errors.js';
 import type { FrameImage } from '../capture/frame.js';
-import { inputGeometry, type InputSpec } from './manifest.js';
+import { inputGeometry, type InputSpec } from '../models/manifest.js';
 
 export interface Tensor {
   data: Float32Array | Uint8Array;

@@ -2,7 +2,7 @@
 // commissioning a line. Counts are since start; latency percentiles cover the last interval.
 import type { Clock, TimerHandle } from '../clock.js';
 import type { EventBus } from '../events.js';
-import type { Verdict, VerdictKind } from '../inference/verdict.js';
+import type { Verdict, VerdictKind } from '../verdict.js';
 
 interface Tally {
   counts: Record<VerdictKind, number>;

@@ -4,7 +4,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
 import type { EventBus } from '../events.js';
-import type { Verdict } from '../inference/verdict.js';
+import type { Verdict } from '../verdict.js';
 import type { Publisher, PublisherHealth } from './publisher.js';
 import { STATUS_OFFLINE, STATUS_ONLINE, topics } from './topics.js';
 

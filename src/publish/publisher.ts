@@ -1,6 +1,6 @@
 // The seam every verdict sink implements. publish() must never block or throw into the
 // pipeline: a sink queues, retries and reports its own trouble.
-import type { Verdict } from '../inference/verdict.js';
+import type { Verdict } from '../verdict.js';
 
 export interface PublisherHealth {
   connected: boolean;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { App } from '../../src/app.js';
 import { buildConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
-import type { Verdict } from '../../src/inference/verdict.js';
+import type { Verdict } from '../../src/verdict.js';
 import { samplesDir, tempDir } from '../helpers/env.js';
 import { startMosquitto, subscribe } from '../helpers/brokers.js';
 

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Verdict } from '../../src/inference/verdict.js';
+import type { Verdict } from '../../src/verdict.js';
 import { startMosquitto, subscribe } from '../helpers/brokers.js';
 import { cli, freePort, samplesDir, tempDir } from '../helpers/env.js';
 

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { App } from '../../src/app.js';
 import { buildConfig } from '../../src/config/load.js';
 import { createLogger, silentLogger } from '../../src/log.js';
-import type { Verdict } from '../../src/inference/verdict.js';
+import type { Verdict } from '../../src/verdict.js';
 import { samplesDir, tempDir, truncatedJpeg, type ExpectedParts } from '../helpers/env.js';
 import { startMosquitto, subscribe } from '../helpers/brokers.js';
 

@@ -10,8 +10,8 @@ import { test } from 'node:test';
 import { App } from '../../src/app.js';
 import { buildConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
-import { sha256Hex } from '../../src/inference/registry.js';
-import type { Verdict } from '../../src/inference/verdict.js';
+import { sha256Hex } from '../../src/models/registry.js';
+import type { Verdict } from '../../src/verdict.js';
 import { cli, samplesDir, tempDir } from '../helpers/env.js';
 import { makeVersion } from '../helpers/model-versions.js';
 

@@ -9,7 +9,7 @@ import mqtt from 'mqtt';
 import { App } from '../../src/app.js';
 import { buildConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
-import type { Verdict } from '../../src/inference/verdict.js';
+import type { Verdict } from '../../src/verdict.js';
 import { samplesDir } from '../helpers/env.js';
 
 const token = 'test-token-0123456789abcdef';

@@ -2,8 +2,8 @@
 // its expected.json, with scores close to the recorded ones.
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { decide, ruleFromManifest } from '../../src/inference/decision.js';
-import type { ModelManifest } from '../../src/inference/manifest.js';
+import { decide, ruleFromManifest } from '../../src/models/decision.js';
+import type { ModelManifest } from '../../src/models/manifest.js';
 import type { PoolResult } from '../../src/inference/pool.js';
 import type { ExpectedParts } from './env.js';
 

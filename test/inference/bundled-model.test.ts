@@ -8,7 +8,7 @@ import { systemClock } from '../../src/clock.js';
 import { isLinesightError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { InferencePool } from '../../src/inference/pool.js';
-import { ModelRegistry, sha256Hex, type ModelVersion } from '../../src/inference/registry.js';
+import { ModelRegistry, sha256Hex, type ModelVersion } from '../../src/models/registry.js';
 import { modelsDir, samplesDir, tempDir, truncatedJpeg, type ExpectedParts } from '../helpers/env.js';
 import { expectSampleVerdicts } from '../helpers/sample-verdicts.js';
 

@@ -9,11 +9,11 @@ import { after, before, test } from 'node:test';
 import { systemClock } from '../../src/clock.js';
 import { isLinesightError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import { decide, ruleFromManifest } from '../../src/inference/decision.js';
-import type { ModelManifest } from '../../src/inference/manifest.js';
+import { decide, ruleFromManifest } from '../../src/models/decision.js';
+import type { ModelManifest } from '../../src/models/manifest.js';
 import type { ModelRef } from '../../src/inference/messages.js';
 import { InferencePool } from '../../src/inference/pool.js';
-import { ModelRegistry, sha256Hex } from '../../src/inference/registry.js';
+import { ModelRegistry, sha256Hex } from '../../src/models/registry.js';
 import { tfliteRuntime } from '../../src/inference/runtimes/tflite.js';
 import { modelsDir, repo, tempDir, type ExpectedParts } from '../helpers/env.js';
 

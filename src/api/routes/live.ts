@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import sharp from 'sharp';
 import { LinesightError } from '../../errors.js';
 import type { EventBus } from '../../events.js';
-import type { StationImage, StationStatus } from '../../inference/station.js';
+import type { StationImage, StationStatus } from '../../pipeline/station.js';
 
 export interface LiveView {
   bus: EventBus;

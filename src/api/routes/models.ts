@@ -2,7 +2,7 @@
 // back. Every mutating route needs the bearer token; every refusal says why, and the version
 // already serving keeps serving.
 import type { FastifyPluginAsync } from 'fastify';
-import type { ActivationReport } from '../../inference/model-manager.js';
+import type { ActivationReport } from '../../models/manager.js';
 import { requireToken } from '../auth.js';
 
 export interface ModelsView {

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { LinesightError } from '../../errors.js';
-import type { StationStatus } from '../../inference/station.js';
+import type { StationStatus } from '../../pipeline/station.js';
 import { parsePartId } from '../../capture/trigger.js';
 import { requireToken } from '../auth.js';
 
 export interface StationsView {
   list(): StationStatus[];
-  /** Fires an HTTP trigger on a station; throws LS_ERR_STATION_NOT_FOUND / LS_ERR_TRIGGER. */
+  /** Fires an HTTP trigger on a station; throws LS_ERR_STATION_NOT_FOUND, LS_ERR_TRIGGER, or LS_ERR_NOT_READY (503) while starting or stopping. */
   trigger(id: string, partId: string | undefined): { partId: string; seq: number };
 }
 
@@ -36,6 +36,7 @@ export const stationRoutes: FastifyPluginAsync<{ stations: StationsView; token: 
         400: errorBody,
         401: errorBody,
         404: errorBody,
+        503: errorBody,
       },
     } as object,
   }, async (req, reply) => {

@@ -1,7 +1,7 @@
 // Runtime lookup by manifest format. Imports are lazy so a box without a runtime's native
 // library still runs models of the other formats.
 import { LinesightError } from '../../errors.js';
-import type { ModelManifest } from '../manifest.js';
+import type { ModelManifest } from '../../models/manifest.js';
 import type { ModelRuntime } from './runtime.js';
 
 const loaders: Record<ModelManifest['format'], () => Promise<ModelRuntime>> = {

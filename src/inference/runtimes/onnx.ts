@@ -2,7 +2,7 @@
 // a provider whose binaries are missing (CUDA/TensorRT on a CPU box) is skipped, not fatal.
 import * as ort from 'onnxruntime-node';
 import { LinesightError } from '../../errors.js';
-import type { ModelManifest } from '../manifest.js';
+import type { ModelManifest } from '../../models/manifest.js';
 import type { ExecutionProvider, ModelRuntime, ModelSession, RuntimeOptions } from './runtime.js';
 
 function dimsMatch(declared: ReadonlyArray<number | string> | undefined, wanted: readonly number[]): boolean {

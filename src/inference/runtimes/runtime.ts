@@ -1,6 +1,6 @@
 // The seam between Linesight and an inference engine. One file per engine in this folder;
 // the manifest's `format` picks it. Runtimes run inside worker threads only.
-import type { ModelManifest } from '../manifest.js';
+import type { ModelManifest } from '../../models/manifest.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt';
 

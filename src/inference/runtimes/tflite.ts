@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { LinesightError } from '../../errors.js';
-import type { ModelManifest } from '../manifest.js';
+import type { ModelManifest } from '../../models/manifest.js';
 import type { ModelRuntime, ModelSession, RuntimeOptions } from './runtime.js';
 
 /** One tensor as the binding shows it; `data()` is a persistent copy refreshed by `infer()`. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decide, ScoreShapeError, type DecisionRule } from '../../src/inference/decision.js';
+import { decide, ScoreShapeError, type DecisionRule } from '../../src/models/decision.js';
 
 const rule: DecisionRule = { labels: ['ok', 'scratch', 'dent'], failLabels: ['scratch', 'dent'], thresholds: { pass: 0.8, fail: 0.6 }, activation: 'none' };
 

@@ -2,7 +2,6 @@
 // out, by its deadline. The deadline timer and the worker's answer race; whichever comes
 // first decides, and a late answer is logged, never published as a second verdict.
 import type { Clock, TimerHandle } from '../clock.js';
-import { toWall } from '../clock.js';
 import type { StationConfig } from '../config/schema.js';
 import { describeError, isLinesightError, LinesightError } from '../errors.js';
 import type { DropReason, EventBus } from '../events.js';
@@ -11,42 +10,13 @@ import type { Frame, FrameImage } from '../capture/frame.js';
 import type { FrameSource } from '../capture/source.js';
 import { FrameRing } from '../capture/frame-ring.js';
 import type { Trigger, TriggerEvent } from '../capture/trigger.js';
-import { decide, ruleFromManifest, type DecisionRule } from './decision.js';
-import type { ModelManifest } from './manifest.js';
-import type { ModelRef } from './messages.js';
-import type { InferencePool, PoolResult } from './pool.js';
-import type { Verdict, VerdictKind, VerdictTimings } from './verdict.js';
+import { decide, ruleFromManifest } from '../models/decision.js';
+import type { LoadedModel } from '../models/model-ref.js';
+import type { InferencePool, PoolResult } from '../inference/pool.js';
+import type { Verdict, VerdictKind } from '../verdict.js';
+import { buildVerdict, type Part, type ServingModel, type VerdictDetail } from './part.js';
 
-/** A loaded, warmed-up model version. */
-export interface LoadedModel {
-  ref: ModelRef;
-  manifest: ModelManifest;
-  provider: string;
-}
-
-/** A model version as a station serves it; swapped as a whole, so a part sees one version. */
-export interface ServingModel extends LoadedModel {
-  rule: DecisionRule;
-}
-
-interface Part {
-  frame: Frame;
-  /** Per-station part number: the frame's sequence in free-run, the trigger's when triggered. */
-  seq: number;
-  partId: string;
-  /** When the part's clock started: capture (free-run) or trigger time. */
-  startAt: number;
-  triggeredWall?: number;
-  /** A triggered part whose camera gave no frame in time. */
-  noFrame?: boolean;
-  /** A copy of the frame for the dashboard (the original goes to a worker). */
-  snapshot?: FrameImage;
-  model: ServingModel;
-  deadline: number;
-  settled: boolean;
-  timer?: TimerHandle;
-  abort: AbortController;
-}
+export type { ServingModel };
 
 export interface StationOptions {
   line: string;
@@ -95,15 +65,12 @@ export interface StationStatus {
   source: ReturnType<FrameSource['health']>;
 }
 
-const actionFor = (kind: VerdictKind, c: StationConfig): Verdict['action'] =>
-  kind === 'pass' ? 'accept' : kind === 'fail' ? 'reject' : kind === 'uncertain' ? c.uncertainAction : c.failSafe;
-
 export class Station {
   readonly id: string;
   readonly #o: StationOptions;
   #model: ServingModel | undefined;
   readonly #inFlight = new Set<Part>();
-  #drainWaiters: Array<() => void> = [];
+  #drainWaiters: Array<() => boolean> = [];
   #loop: Promise<void> | undefined;
   readonly #counts: Record<VerdictKind, number> = { pass: 0, fail: 0, uncertain: 0, timeout: 0, error: 0 };
   #dropped = 0;
@@ -117,6 +84,7 @@ export class Station {
   #settleWatchers: Array<() => boolean> = [];
   #started = false;
   #stopping = false;
+  #closedToTriggers = false;
   #sourceRetry: TimerHandle | undefined;
   #sourceError: string | null = null;
   #lastSnapshotAt = -Infinity;
@@ -153,7 +121,14 @@ export class Station {
     if (this.#started) return;
     if (!this.#model) throw new LinesightError('LS_ERR_MODEL_NOT_FOUND', 'station started without a model', { args: [this.#o.config.model] });
     this.#started = true;
-    await this.#o.trigger?.start((e) => this.trigger(e));
+    await this.#o.trigger?.start((e) => {
+      try {
+        this.trigger(e);
+      } catch (err) {
+        // Only while shutting down (the trigger input is stopped first, so this is a race of milliseconds).
+        this.#o.log.warn({ camera: this.id, origin: e.origin, partId: e.partId, err }, 'trigger refused');
+      }
+    });
     await this.#startSource(0);
   }
 
@@ -198,6 +173,7 @@ export class Station {
       const waiting = this.#waiting;
       this.#waiting = [];
       for (const w of waiting) this.#acceptTriggered(w, frame);
+      if (waiting.length) this.#drained();
       return;
     }
     const t = config.trigger;
@@ -215,6 +191,10 @@ export class Station {
    */
   trigger(event: TriggerEvent): { partId: string; seq: number } {
     if (!this.#triggered) throw new LinesightError('LS_ERR_TRIGGER', `station ${this.id} is free-running`, { args: [event.origin] });
+    // Before the model is loaded and warm, or once shutdown began, a part would get no real verdict:
+    // the caller is told now (HTTP 503) instead of getting a verdict that means nothing.
+    if (!this.#started || !this.#model) throw new LinesightError('LS_ERR_NOT_READY', `station ${this.id} is still starting (model not loaded yet)`, { args: [this.id] });
+    if (this.#closedToTriggers) throw new LinesightError('LS_ERR_NOT_READY', `station ${this.id} is shutting down`, { args: [this.id] });
     const { clock, config } = this.#o;
     const seq = ++this.#triggerSeq;
     const partId = event.partId ?? `${this.id}-${this.#o.runId}-${seq}`;
@@ -240,10 +220,13 @@ export class Station {
   /** The trigger's deadline passed with no frame from the camera: the part still gets its verdict. */
   #noFrame(w: WaitingTrigger): void {
     this.#waiting = this.#waiting.filter((x) => x !== w);
-    const frame: Frame = { camera: this.id, seq: 0, capturedAt: w.at, capturedWall: w.wall, image: { kind: 'encoded', data: new Uint8Array(0) } };
-    const part = this.#newPart(frame, { seq: w.seq, partId: w.partId, startAt: w.at, triggeredWall: w.wall });
+    const part = this.#newPart(this.#noFramePlaceholder(w), { seq: w.seq, partId: w.partId, startAt: w.at, triggeredWall: w.wall });
     part.noFrame = true;
     this.#finish(part, this.#verdict(part, 'error', { error: { code: 'LS_ERR_NO_FRAME', message: `no frame within ${this.#o.config.budgetMs} ms of the trigger` } }));
+  }
+
+  #noFramePlaceholder(w: WaitingTrigger): Frame {
+    return { camera: this.id, seq: 0, capturedAt: w.at, capturedWall: w.wall, image: { kind: 'encoded', data: new Uint8Array(0) } };
   }
 
   #drop(reason: DropReason): void {
@@ -251,14 +234,60 @@ export class Station {
     this.#o.bus.emit('frame-dropped', { line: this.#o.line, camera: this.id, reason });
   }
 
-  /** Stops the source and triggers, then waits until every accepted part has its verdict. */
-  async stop(): Promise<void> {
-    this.#stopping = true;
+  /**
+   * Shutdown, first half: the trigger input stops (no new part after this resolves), triggers
+   * already accepted get their frames until `deadline` (monotonic ms), then the camera stops.
+   */
+  async stopInputs(deadline: number): Promise<void> {
     this.#sourceRetry?.cancel();
     await this.#o.trigger?.stop();
+    this.#closedToTriggers = true;
+    if (this.#waiting.length) await this.#until(() => this.#waiting.length === 0, deadline);
+    this.#stopping = true;
     await this.#o.source.stop();
     await this.#loop;
-    if (this.#inFlight.size || this.#waiting.length) await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /**
+   * Shutdown, second half: waits until every accepted part has its verdict, or `deadline`;
+   * a part still undecided then gets `timeout` (LS_ERR_SHUTDOWN) with the fail-safe action.
+   */
+  async drain(deadline: number): Promise<void> {
+    await this.#until(() => this.#inFlight.size === 0 && this.#waiting.length === 0, deadline);
+    for (const w of this.#waiting.splice(0)) {
+      w.timer.cancel();
+      const part = this.#newPart(this.#noFramePlaceholder(w), { seq: w.seq, partId: w.partId, startAt: w.at, triggeredWall: w.wall });
+      part.noFrame = true;
+    }
+    for (const part of [...this.#inFlight]) {
+      part.abort.abort(new LinesightError('LS_ERR_SHUTDOWN'));
+      this.#finish(part, this.#verdict(part, 'timeout', { error: { code: 'LS_ERR_SHUTDOWN', message: 'the service stopped before the part was decided (drain timeout)' } }));
+    }
+  }
+
+  /** Stops inputs, then drains, both within `timeoutMs`. Idempotent. */
+  async stop(timeoutMs = 5000): Promise<void> {
+    const deadline = this.#o.clock.now() + timeoutMs;
+    await this.stopInputs(deadline);
+    await this.drain(deadline);
+  }
+
+  /** Resolves when `done()` holds (checked as parts settle) or at `deadline`. */
+  #until(done: () => boolean, deadline: number): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = this.#o.clock.setTimer(deadline - this.#o.clock.now(), () => {
+        this.#drainWaiters = this.#drainWaiters.filter((w) => w !== check);
+        resolve();
+      });
+      const check = () => {
+        if (!done()) return false;
+        timer.cancel();
+        resolve();
+        return true;
+      };
+      this.#drainWaiters.push(check);
+    });
   }
 
   status(): StationStatus {
@@ -319,6 +348,7 @@ export class Station {
         model: part.model.ref,
         image: frame.image,
         deadline: part.deadline,
+        budgetMs: config.budgetMs,
         shedBeyond: sheddable ? config.maxQueue : undefined,
         signal: part.abort.signal,
       })
@@ -364,48 +394,16 @@ export class Station {
     }
     if (part.settled) return;
     part.timer?.cancel();
-    if (isLinesightError(err, 'LS_ERR_DEADLINE_EXPIRED')) {
+    if (isLinesightError(err, 'LS_ERR_ADMISSION_REFUSED') || isLinesightError(err, 'LS_ERR_DEADLINE_EXPIRED')) {
       this.#finish(part, this.#verdict(part, 'timeout', { error: describeError(err) }));
     } else {
       this.#finish(part, this.#verdict(part, 'error', { error: describeError(err) }));
     }
   }
 
-  #verdict(
-    part: Part,
-    kind: VerdictKind,
-    extra: { result?: PoolResult; label?: string; score?: number; scores?: Record<string, number>; error?: { code: string; message: string } },
-  ): Verdict {
-    const { clock, config, line } = this.#o;
-    const now = clock.now();
-    const r = extra.result;
-    const timings: VerdictTimings = {
-      queueMs: r ? round(r.dispatchedAt - part.startAt) : null,
-      preprocessMs: r && r.timings.preprocessMs ? round(r.timings.preprocessMs) : null,
-      inferenceMs: r && r.timings.inferenceMs ? round(r.timings.inferenceMs) : null,
-      totalMs: round(now - part.startAt),
-    };
-    const m = part.model.manifest;
-    return {
-      id: `${line}.${this.id}.${this.#o.runId}.${part.seq}`,
-      line,
-      camera: this.id,
-      partId: part.partId,
-      seq: part.seq,
-      verdict: kind,
-      action: actionFor(kind, config),
-      label: extra.label ?? null,
-      score: extra.score === undefined ? null : round(extra.score, 4),
-      scores: extra.scores ? Object.fromEntries(Object.entries(extra.scores).map(([k, v]) => [k, round(v, 4)])) : null,
-      model: { name: m.name, version: m.version },
-      budgetMs: config.budgetMs,
-      deadlineMet: kind !== 'timeout' && now <= part.deadline,
-      timings,
-      capturedAt: part.noFrame ? null : new Date(part.frame.capturedWall).toISOString(),
-      ...(part.triggeredWall !== undefined ? { triggeredAt: new Date(part.triggeredWall).toISOString() } : {}),
-      decidedAt: new Date(toWall(clock, now)).toISOString(),
-      ...(extra.error ? { error: extra.error } : {}),
-    };
+  #verdict(part: Part, kind: VerdictKind, extra: VerdictDetail): Verdict {
+    const { clock, config, line, runId } = this.#o;
+    return buildVerdict(part, kind, extra, { line, camera: this.id, runId, config, clock });
   }
 
   #finish(part: Part, verdict: Verdict): void {
@@ -446,14 +444,6 @@ export class Station {
 
   #drained(): void {
     if (this.#settleWatchers.length) this.#settleWatchers = this.#settleWatchers.filter((check) => !check());
-    if (this.#inFlight.size || this.#waiting.length) return;
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const w of waiters) w();
+    if (this.#drainWaiters.length) this.#drainWaiters = this.#drainWaiters.filter((check) => !check());
   }
-}
-
-function round(v: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
 }

@@ -4,8 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isLinesightError } from '../../src/errors.js';
-import { loadModelVersion } from '../../src/inference/registry.js';
-import { generateSigningKeys, signManifest, loadPrivateKey } from '../../src/inference/signature.js';
+import { loadModelVersion } from '../../src/models/registry.js';
+import { generateSigningKeys, signManifest, loadPrivateKey } from '../../src/models/signature.js';
 import { tempDir } from '../helpers/env.js';
 import { makeVersion } from '../helpers/model-versions.js';
 

@@ -9,17 +9,35 @@ import { LinesightError, describeError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import { decide, ruleFromManifest } from './decision.js';
-import type { ModelRef } from './messages.js';
-import type { InferencePool } from './pool.js';
+import type { LoadedModel, ModelRef } from './model-ref.js';
 import { compareVersions, parseModelRef, type ModelRegistry, type ModelVersion } from './registry.js';
 import type { ActiveModelStore } from './active-store.js';
-import type { LoadedModel, Station } from './station.js';
-import type { Verdict } from './verdict.js';
+import type { Verdict } from '../verdict.js';
+
+/**
+ * Where versions run (the inference pool): load and warm up in every thread, run one image,
+ * drop. An interface here, so the lifecycle does not depend on how the pool works.
+ */
+export interface ModelHost {
+  warmUp(model: ModelRef): Promise<{ provider: string; loadMs: number; scores: Float32Array }>;
+  infer(job: { station: string; model: ModelRef; image: { kind: 'encoded'; data: Uint8Array }; deadline: number; budgetMs: number }): Promise<
+    { ok: true; scores: Float32Array } | { ok: false; error: { code: string; message: string } }
+  >;
+  unload(model: Pick<ModelRef, 'key'>): Promise<void>;
+}
+
+/** What a station offers the lifecycle: the version it serves, a switch, and when a version has drained. */
+export interface ModelSlot {
+  readonly id: string;
+  readonly model: LoadedModel | undefined;
+  setModel(model: LoadedModel): void;
+  whenDrainedOf(key: string): Promise<void>;
+}
 
 export interface ModelManagerOptions {
   registry: ModelRegistry;
-  pool: InferencePool;
-  stations: readonly Station[];
+  pool: ModelHost;
+  stations: readonly ModelSlot[];
   /** The model each station's config names (name or name@version): the fallback at start. */
   configured: ReadonlyMap<string, string>;
   store: ActiveModelStore;
@@ -57,35 +75,58 @@ export class ModelManager {
     this.#o = options;
   }
 
-  #station(id: string): Station {
+  #station(id: string): ModelSlot {
     const s = this.#o.stations.find((x) => x.id === id);
     if (!s) throw new LinesightError('LS_ERR_STATION_NOT_FOUND', undefined, { args: [id] });
     return s;
   }
 
   /**
-   * Gives every station its model before it starts: the version it last served (persisted), or
-   * the configured one if that is gone or no longer passes its checks.
+   * Gives every station its model before it starts. A station pinned to name@version in the
+   * config serves exactly that. Otherwise, in order: a version that arrived while the service
+   * was stopped (newer than any known at the last stop, checked like any new arrival), the
+   * version it last served (persisted), the highest version on disk. A candidate that fails its
+   * checks is logged and the next one tried.
    */
   async start(): Promise<void> {
     const state = await this.#o.store.load();
+    const known = await this.#o.store.knownVersions();
     for (const station of this.#o.stations) {
       const configured = this.#o.configured.get(station.id)!;
+      const { name, version: pinned } = parseModelRef(configured);
       const remembered = state[station.id]?.active;
+      const candidates: Array<{ ref: string; why: string }> = [];
+      if (pinned) {
+        if (remembered && remembered !== configured) this.#o.log.info({ camera: station.id, pinned: configured, remembered }, 'the config pins a model version; serving it instead of the one served before the restart');
+      } else {
+        const arrived = known ? (await this.#o.registry.versions(name)).filter((v) => !known.has(`${name}@${v}`)).reverse() : [];
+        candidates.push(...arrived.map((v) => ({ ref: `${name}@${v}`, why: 'arrived while stopped' })));
+        if (remembered && parseModelRef(remembered).name === name) candidates.push({ ref: remembered, why: 'served before the restart' });
+      }
       let loaded: { version: ModelVersion; model: LoadedModel; golden: number } | undefined;
-      if (remembered && parseModelRef(remembered).name === parseModelRef(configured).name) {
+      for (const c of candidates) {
         try {
-          loaded = await this.#prepare(remembered, false);
+          loaded = await this.#prepare(c.ref);
+          this.#o.log.info({ camera: station.id, model: c.ref, reason: c.why }, 'starting on this model version');
+          break;
         } catch (err) {
-          this.#o.log.warn({ camera: station.id, model: remembered, err }, 'the remembered model version cannot serve; using the configured one');
+          this.#o.log.warn({ camera: station.id, model: c.ref, reason: c.why, err }, 'model version cannot serve; trying the next candidate');
+          if (c.why === 'arrived while stopped') this.#o.bus.emit('model-refused', { camera: station.id, model: c.ref, error: describeError(err) });
         }
       }
-      loaded ??= await this.#prepare(configured, false);
+      loaded ??= await this.#prepare(configured);
       station.setModel(loaded.model);
       const ref = refOf(loaded.version.manifest);
-      await this.#o.store.update(station.id, (s) => ({ active: ref, history: s?.active === ref ? s.history : s?.history ?? [] }));
+      await this.#o.store.update(station.id, (s) => ({
+        active: ref,
+        history: s?.active === ref || !s?.active ? s?.history ?? [] : [...s.history, s.active].slice(-20),
+      }));
       this.#o.log.info({ camera: station.id, model: ref, provider: loaded.model.provider }, 'station model ready');
     }
+    // Everything on disk now is known: only later arrivals are news at the next start.
+    const all: string[] = [];
+    for (const n of await this.#o.registry.names()) for (const v of await this.#o.registry.versions(n)) all.push(`${n}@${v}`);
+    await this.#o.store.setKnownVersions(all);
     this.#off = this.#o.bus.on('verdict', (v) => this.#watch(v));
   }
 
@@ -119,7 +160,7 @@ export class ModelManager {
     this.#busy.add(stationId);
     try {
       const previous = station.model;
-      const { version, model, golden } = await this.#prepare(ref, true);
+      const { version, model, golden } = await this.#prepare(ref);
       const to = refOf(version.manifest);
       const from = previous ? refOf(previous.manifest) : null;
       if (previous?.ref.key === model.ref.key) {
@@ -167,17 +208,27 @@ export class ModelManager {
     return reports;
   }
 
-  async #prepare(ref: string, serving: boolean): Promise<{ version: ModelVersion; model: LoadedModel; golden: number }> {
+  /**
+   * Loads `ref` in every worker thread and checks it. A version that fails a check is unloaded
+   * again (unless a station serves it), so a refused version is resident nowhere.
+   */
+  async #prepare(ref: string): Promise<{ version: ModelVersion; model: LoadedModel; golden: number }> {
     const version = await this.#o.registry.resolve(ref);
     const m = version.manifest;
     const modelRef: ModelRef = { key: version.key, bytes: version.bytes, manifest: m };
-    const report = await this.#o.pool.warmUp(modelRef, { serving });
+    const report = await this.#o.pool.warmUp(modelRef);
+    let golden: number;
     try {
-      decide(report.scores, ruleFromManifest(m));
+      try {
+        decide(report.scores, ruleFromManifest(m));
+      } catch (err) {
+        throw new LinesightError('LS_ERR_MODEL_SHAPE', `${refOf(m)}: ${(err as Error).message}`);
+      }
+      golden = await this.#checkGolden(version, modelRef);
     } catch (err) {
-      throw new LinesightError('LS_ERR_MODEL_SHAPE', `${refOf(m)}: ${(err as Error).message}`);
+      if (!this.#o.stations.some((s) => s.model?.ref.key === modelRef.key)) await this.#o.pool.unload(modelRef).catch(() => undefined);
+      throw err;
     }
-    const golden = await this.#checkGolden(version, modelRef);
     this.#o.log.info({ model: refOf(m), provider: report.provider, loadMs: Math.round(report.loadMs), golden }, 'model loaded, warmed up and checked');
     return { version, model: { ref: modelRef, manifest: m, provider: report.provider }, golden };
   }
@@ -194,7 +245,8 @@ export class ModelManager {
         problems.push(`${g.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
         continue;
       }
-      const r = await this.#o.pool.infer({ station: '(golden)', model, image: { kind: 'encoded', data: new Uint8Array(bytes) }, deadline: this.#o.clock.now() + 3_600_000 });
+      // Golden samples are checks, not parts: no budget, only a generous hang limit.
+      const r = await this.#o.pool.infer({ station: '(golden)', model, image: { kind: 'encoded', data: new Uint8Array(bytes) }, deadline: this.#o.clock.now() + 3_600_000, budgetMs: 30_000 });
       if (!r.ok) {
         problems.push(`${g.file}: ${r.error.message}`);
         continue;
@@ -207,7 +259,7 @@ export class ModelManager {
   }
 
   /** After its last part settles, and if no station serves it, the old version leaves the workers. */
-  async #retire(station: Station, old: ModelRef): Promise<void> {
+  async #retire(station: ModelSlot, old: ModelRef): Promise<void> {
     await station.whenDrainedOf(old.key);
     if (this.#o.stations.some((s) => s.model?.ref.key === old.key)) return;
     try {

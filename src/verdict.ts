@@ -1,5 +1,5 @@
 // The verdict: the one answer every inspected part gets. Its JSON form is the MQTT payload.
-import type { Action } from '../config/schema.js';
+import type { Action } from './config/schema.js';
 
 export const verdictKinds = ['pass', 'fail', 'uncertain', 'timeout', 'error'] as const;
 export type VerdictKind = (typeof verdictKinds)[number];
