@@ -160,7 +160,9 @@ test('rollback by API and CLI; the active version survives a restart', async (t)
   assert.deepEqual(await r.json(), { station: 'cam1', from: 'label-orientation@1.0.0', to: 'label-orientation@1.1.0', provider: 'cpu', golden: 0, reason: 'requested' });
   await first.app.stop();
 
-  const second = appWith(t, models, state);
+  // Unpinned in the config, the restart comes back on the version last activated (a pin would
+  // win: see lifecycle.test.ts).
+  const second = appWith(t, models, state, { model: 'label-orientation' });
   await second.app.start();
   assert.equal(second.app.stations[0]!.model!.manifest.version, '1.1.0', 'restart keeps the activated version');
   await second.nextWith('1.1.0');
