@@ -68,6 +68,8 @@ const refOf = (m: { name: string; version: string }) => `${m.name}@${m.version}`
 export class ModelManager {
   readonly #o: ModelManagerOptions;
   readonly #busy = new Set<string>();
+  /** Per station, the retirement of the version last replaced (drain, then unload everywhere). */
+  readonly #retiring = new Map<string, Promise<void>>();
   readonly #probation = new Map<string, Probation>();
   #off: (() => void) | undefined;
 
@@ -159,6 +161,9 @@ export class ModelManager {
     if (this.#busy.has(stationId)) throw new LinesightError('LS_ERR_MODEL_BUSY', undefined, { args: [stationId] });
     this.#busy.add(stationId);
     try {
+      // The version replaced by the last swap leaves the workers first (its parts have deadlines,
+      // so this is short): threads never hold more than the active and the previous version.
+      await this.#retiring.get(stationId);
       const previous = station.model;
       const { version, model, golden } = await this.#prepare(ref);
       const to = refOf(version.manifest);
@@ -174,7 +179,7 @@ export class ModelManager {
       if (reason !== 'rollback' && this.#o.autoRollback.parts > 0) this.#probation.set(stationId, { ref: to, seen: 0, failed: 0 });
       else this.#probation.delete(stationId);
       this.#o.log.info({ camera: stationId, from, to, reason }, 'model switched');
-      if (previous) void this.#retire(station, previous.ref);
+      if (previous) this.#retiring.set(stationId, this.#retire(station, previous.ref));
       return { station: stationId, from, to, provider: model.provider, warmupMs: 0, golden, reason };
     } finally {
       this.#busy.delete(stationId);
