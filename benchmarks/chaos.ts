@@ -129,6 +129,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   let swaps = 0;
   let swapping: Promise<void> = Promise.resolve();
+  const swapMs: number[] = [];
   for (let i = 0; i < total; i++) {
     const phase = phaseOf(i);
     if (i === Math.floor(0.1 * total)) frame = big;
@@ -152,12 +153,13 @@ async function main(): Promise<void> {
     if (phase === '20-swaps' && swaps < 20 && i % Math.max(1, Math.floor((0.1 * total) / 20)) === 0) {
       const n = ++swaps;
       // One swap after the other, as a deployment would do them.
-      swapping = swapping.then(() =>
-        app.models.activate('cam1', `label-orientation@${n % 2 ? '1.1.0' : '1.0.0'}`).then(
-          () => undefined,
+      swapping = swapping.then(() => {
+        const started = performance.now();
+        return app.models.activate('cam1', `label-orientation@${n % 2 ? '1.1.0' : '1.0.0'}`).then(
+          () => void swapMs.push(performance.now() - started),
           (err: Error) => void events.push(`swap ${n} failed: ${err.message}`),
-        ),
-      );
+        );
+      });
     }
     const id = `p${i}`;
     sentAt.set(id, phase);
@@ -175,6 +177,8 @@ async function main(): Promise<void> {
   // Let the last parts and any resends settle.
   for (let w = 0; w < 100 && (decided.size < total || received.size < decided.size); w++) await sleep(100);
   const rss = process.memoryUsage().rss;
+  swapMs.sort((a, b) => a - b);
+  events.push(`${swapMs.length} swaps completed; time per swap p50 ${percentile(swapMs, 50).toFixed(0)} ms, max ${(swapMs.at(-1) ?? NaN).toFixed(0)} ms`);
 
   const rows = phaseDefs.map(({ name }) => {
     const ids = [...sentAt].filter(([, p]) => p === name).map(([id]) => id);

@@ -3,7 +3,7 @@
 //
 //   npm run bench:swaps -- [--rate 10] [--steady 15] [--swaps 20] [--memory-swaps 50] [--budget 100] [--workers 2]
 //
-// Runs a real station (replay source, piscina pool, onnxruntime) with the bundled model as two
+// Runs a real station (replay source, worker-thread pool, onnxruntime) with the bundled model as two
 // versions (1.0.0 and 1.1.0: same weights, separate sessions). Ratios are against the steady
 // phase of the same run. Writes benchmarks/results/swaps.json.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

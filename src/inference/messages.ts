@@ -1,4 +1,4 @@
-// The only types shared by the pool (main thread) and the worker threads (piscina's common.ts).
+// The only types shared by the pool (main thread) and the worker threads (like piscina's common.ts).
 import type { FrameImage } from '../capture/frame.js';
 import type { ModelRef } from '../models/model-ref.js';
 

@@ -1,4 +1,4 @@
-// The bundled model on the bundled sample parts, through the real pool (piscina workers,
+// The bundled model on the bundled sample parts, through the real pool (worker threads,
 // sharp preprocessing, onnxruntime-node), against the verdicts recorded in expected.json.
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // The TFLite runtime end to end: the bundled face-presence model on its sample frames through
-// the real pool (piscina workers, sharp preprocessing, tfjs-tflite-node), and the models it
+// the real pool (worker threads, sharp preprocessing, tfjs-tflite-node), and the models it
 // must refuse at load: not a model, a manifest that does not fit, a custom op it lacks.
 import assert from 'node:assert/strict';
 import { expectSampleVerdicts } from '../helpers/sample-verdicts.js';
