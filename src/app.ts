@@ -186,6 +186,7 @@ export class App {
       password: config.mqtt.password,
       bus: this.bus,
       log: log.child({ component: 'local-mqtt' }),
+      clock: this.clock,
     });
     this.publishers.push(local);
     for (const p of this.publishers) {

@@ -29,3 +29,16 @@ export const systemClock: Clock = {
 export function toWall(clock: Clock, monoMs: number): number {
   return clock.wallNow() - (clock.now() - monoMs);
 }
+
+/**
+ * Resolves when `work` settles or after `ms`, whichever is first; `true` if the work finished.
+ * For bounded waits (drains, first connections) that go on either way.
+ */
+export async function waitAtMost(work: Promise<unknown>, ms: number, clock: Clock = systemClock): Promise<boolean> {
+  let timer: TimerHandle | undefined;
+  try {
+    return await Promise.race([work.then(() => true, () => true), new Promise<boolean>((r) => (timer = clock.setTimer(ms, () => r(false))))]);
+  } finally {
+    timer?.cancel();
+  }
+}

@@ -11,7 +11,7 @@
 // the thread terminated and replaced.
 import { Worker } from 'node:worker_threads';
 import './native-preload.js';
-import type { Clock, TimerHandle } from '../clock.js';
+import { waitAtMost, type Clock, type TimerHandle } from '../clock.js';
 import { LinesightError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FrameImage } from '../capture/frame.js';
@@ -154,6 +154,7 @@ export class InferencePool {
   #nextId = 1;
   #idleWaiters: Array<() => void> = [];
   #respawnDelayMs = 0;
+  #lastPartAt = -Infinity;
   #controlCheck: TimerHandle | undefined;
   readonly #counts = { completed: 0, crashed: 0, hung: 0, refused: 0, shed: 0 };
 
@@ -429,12 +430,16 @@ export class InferencePool {
     if (!this.#started) return;
     const now = this.#o.clock.now();
     const controlling = () => this.#threads.filter((t) => t.running?.control).length;
-    // While parts wait, at most workers-1 threads do control work, so a swap never stops serving.
-    const lanes = Math.max(1, this.#o.workers - 1);
+    // While parts are coming, at most workers-1 threads do control work at once, so a swap never
+    // stops serving: a part arriving mid-swap finds a thread that is not loading a model. Idle
+    // (start-up), every thread warms at once.
+    const serving = this.#queue.size > 0 || now - this.#lastPartAt <= this.#o.activeWindowMs;
+    const lanes = serving ? Math.max(1, this.#o.workers - 1) : this.#o.workers;
     for (const thread of this.#threads) {
       if (thread.dead || thread.running) continue;
       const c = thread.controls[0];
-      if (c && (c.beforeParts || this.#queue.size === 0 || (now - c.postedAt >= this.#o.controlWaitMs && controlling() < lanes))) {
+      const due = c && (this.#queue.size === 0 || now - c.postedAt >= this.#o.controlWaitMs);
+      if (c && (c.beforeParts || (due && controlling() < lanes))) {
         this.#run(thread, { control: c }, c.task, this.#o.controlTimeoutMs);
         continue;
       }
@@ -467,6 +472,7 @@ export class InferencePool {
         continue;
       }
       this.#queue.started(p.job.station);
+      this.#lastPartAt = now;
       const image = { ...p.job.image, data: ownedBuffer(p.job.image.data) };
       const budget = p.job.budgetMs ?? Math.max(1, p.job.deadline - p.enqueuedAt);
       const limit = Math.max(this.#o.hungMinMs, budget * this.#o.hungAfterBudgets);
@@ -492,11 +498,9 @@ export class InferencePool {
   async close(drainMs = 5000): Promise<void> {
     if (!this.#started || this.#closing) return;
     this.#closing = true;
-    let timer: TimerHandle | undefined;
     try {
-      await Promise.race([this.idle(), new Promise<void>((r) => (timer = this.#o.clock.setTimer(drainMs, r)))]);
+      await waitAtMost(this.idle(), drainMs, this.#o.clock);
     } finally {
-      timer?.cancel();
       this.#controlCheck?.cancel();
       for (const { entry } of this.#queue.entries()) {
         if (this.#dequeue(entry.value)) entry.value.reject(new LinesightError('LS_ERR_POOL_CLOSED'));

@@ -132,11 +132,6 @@ export class Station {
     await this.#startSource(0);
   }
 
-  /** Whether the camera is running; when not, why. */
-  get camera(): { running: boolean; error: string | null } {
-    return { running: this.#loop !== undefined, error: this.#sourceError };
-  }
-
   async #startSource(attempt: number): Promise<void> {
     if (this.#stopping) return;
     try {

@@ -2,6 +2,7 @@
 // camera, because MQTT gives each connection one last will: each camera's retained status
 // topic turns `offline` by itself if this process dies.
 import mqtt, { type MqttClient } from 'mqtt';
+import { waitAtMost, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { EventBus } from '../events.js';
 import type { Verdict } from '../verdict.js';
@@ -18,6 +19,7 @@ export interface LocalMqttOptions {
   password?: string | undefined;
   bus: EventBus;
   log: Logger;
+  clock?: Clock;
   /** How long start() waits for the first connection before going on (the client keeps trying). */
   connectWaitMs?: number;
 }
@@ -63,10 +65,7 @@ export class LocalMqttPublisher implements Publisher {
       this.#clients.set(camera, client);
       connected.push(new Promise<void>((resolve) => client.once('connect', () => resolve())));
     }
-    const wait = this.#o.connectWaitMs ?? 3000;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(connected), new Promise<void>((r) => (timer = setTimeout(r, wait)))]);
-    clearTimeout(timer);
+    await waitAtMost(Promise.all(connected), this.#o.connectWaitMs ?? 3000, this.#o.clock);
   }
 
   publish(verdict: Verdict): void {
@@ -98,14 +97,7 @@ export class LocalMqttPublisher implements Publisher {
   async stop(drainMs: number): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    let timer: NodeJS.Timeout | undefined;
-    if (this.#pending) {
-      await Promise.race([
-        new Promise<void>((r) => this.#flushWaiters.push(r)),
-        new Promise<void>((r) => (timer = setTimeout(r, drainMs))),
-      ]);
-      clearTimeout(timer);
-    }
+    if (this.#pending) await waitAtMost(new Promise<void>((r) => this.#flushWaiters.push(r)), drainMs, this.#o.clock);
     if (this.#pending) this.#o.log.warn({ pending: this.#pending }, 'local MQTT: verdicts not acknowledged before shutdown');
     await Promise.all(
       [...this.#clients.entries()].map(async ([camera, client]) => {

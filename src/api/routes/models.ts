@@ -4,6 +4,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ActivationReport } from '../../models/manager.js';
 import { requireToken } from '../auth.js';
+import { errorBody } from '../schemas.js';
 
 export interface ModelsView {
   maxUploadBytes: number;
@@ -13,7 +14,6 @@ export interface ModelsView {
   rollback(station: string): Promise<ActivationReport>;
 }
 
-const errorBody = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } } as const;
 const report = {
   type: 'object',
   properties: {

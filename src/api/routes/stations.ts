@@ -3,6 +3,7 @@ import { LinesightError } from '../../errors.js';
 import type { StationStatus } from '../../pipeline/station.js';
 import { parsePartId } from '../../capture/trigger.js';
 import { requireToken } from '../auth.js';
+import { errorBody } from '../schemas.js';
 
 export interface StationsView {
   list(): StationStatus[];
@@ -10,7 +11,6 @@ export interface StationsView {
   trigger(id: string, partId: string | undefined): { partId: string; seq: number };
 }
 
-const errorBody = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } } as const;
 
 export const stationRoutes: FastifyPluginAsync<{ stations: StationsView; token: string | undefined }> = async (app, { stations, token }) => {
   app.get('/stations', { schema: { summary: 'Each station: model version, counts by verdict, source health.' } as object }, async () => ({
