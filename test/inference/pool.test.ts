@@ -114,6 +114,35 @@ test('unload reaches every thread; a model unloaded is resident nowhere', async 
   for (const t of pool.threadReport()) assert.deepEqual(t.resident, [model.key]);
 });
 
+test('under sustained overload a warm-up still reaches every thread, while parts keep being served', async () => {
+  const v = await new ModelRegistry(modelsDir).resolve('label-orientation');
+  const next: ModelRef = { key: `${v.key}-next`, bytes: v.bytes, manifest: v.manifest };
+  // Keep the queue full for as long as the warm-up takes: more work than two workers can do.
+  let flooding = true;
+  let served = 0;
+  const flood = (async () => {
+    const inFlight = new Set<Promise<unknown>>();
+    while (flooding) {
+      while (inFlight.size < 8) {
+        const p = pool.infer(job(60_000)).then((r) => r.ok && served++);
+        inFlight.add(p);
+        void p.finally(() => inFlight.delete(p));
+      }
+      await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  })();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(pool.stats.queued > 0, 'the queue is never empty');
+  const servedBefore = served;
+  const report = await pool.warmUp(next);
+  flooding = false;
+  await flood;
+  assert.deepEqual(new Set(report.threads), new Set(pool.threadReport().map((t) => t.threadId)));
+  assert.ok(served > servedBefore, 'parts were served during the warm-up');
+  await pool.unload(next);
+});
+
 async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
