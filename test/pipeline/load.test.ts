@@ -27,6 +27,17 @@ before(async () => {
   twelveMp = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg({ quality: 90 }).toBuffer();
 });
 
+/** A warm 2-worker pool and a bus that records every verdict. */
+async function warmPool(t: { after: (fn: () => Promise<void>) => void }, workerFile?: URL) {
+  const pool = makePool(workerFile);
+  t.after(() => pool.close());
+  await pool.warmUp({ key: version.key, bytes: version.bytes, manifest: version.manifest });
+  const bus = new EventBus(silentLogger);
+  const verdicts: Verdict[] = [];
+  bus.on('verdict', (v) => verdicts.push(v));
+  return { pool, bus, verdicts };
+}
+
 function makePool(workerFile?: URL) {
   const pool = new InferencePool({
     workers: 2,
@@ -54,12 +65,7 @@ function station(pool: InferencePool, bus: EventBus, id: string) {
 const decided = (v: Verdict) => v.verdict === 'pass' || v.verdict === 'fail' || v.verdict === 'uncertain';
 
 test('after a burst of 12 MP frames, normal frames get model verdicts within budget again', async (t) => {
-  const pool = makePool();
-  t.after(() => pool.close());
-  await pool.warmUp({ key: version.key, bytes: version.bytes, manifest: version.manifest });
-  const bus = new EventBus(silentLogger);
-  const verdicts: Verdict[] = [];
-  bus.on('verdict', (v) => verdicts.push(v));
+  const { pool, bus, verdicts } = await warmPool(t);
   const cam = station(pool, bus, 'cam1');
   await cam.station.start();
   for (let i = 0; i < 10; i++, await sleep(50)) cam.push(small);
@@ -79,12 +85,7 @@ test('after a burst of 12 MP frames, normal frames get model verdicts within bud
 });
 
 test('a heavy station beside a light one: the light one keeps its verdicts within budget', async (t) => {
-  const pool = makePool();
-  t.after(() => pool.close());
-  await pool.warmUp({ key: version.key, bytes: version.bytes, manifest: version.manifest });
-  const bus = new EventBus(silentLogger);
-  const verdicts: Verdict[] = [];
-  bus.on('verdict', (v) => verdicts.push(v));
+  const { pool, bus, verdicts } = await warmPool(t);
   const heavy = station(pool, bus, 'heavy');
   const light = station(pool, bus, 'light');
   await heavy.station.start();
@@ -110,14 +111,9 @@ test('a heavy station beside a light one: the light one keeps its verdicts withi
 });
 
 test('a thread that hangs is replaced: its part gets its verdict on time, the next parts pass', async (t) => {
-  const pool = makePool(new URL('../fixtures/hanging-worker.js', import.meta.url));
-  t.after(() => pool.close());
-  await pool.warmUp({ key: version.key, bytes: version.bytes, manifest: version.manifest });
+  const { pool, bus, verdicts } = await warmPool(t, new URL('../fixtures/hanging-worker.js', import.meta.url));
   const threadsBefore = pool.threadReport().map((x) => x.threadId);
-  const bus = new EventBus(silentLogger);
-  const verdicts: Verdict[] = [];
   const late: Array<{ partId: string; status: string }> = [];
-  bus.on('verdict', (v) => verdicts.push(v));
   bus.on('late-result', (e) => late.push(e));
   const cam = station(pool, bus, 'cam1');
   await cam.station.start();
