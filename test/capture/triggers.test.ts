@@ -18,6 +18,12 @@ test('trigger payloads: bare id, JSON, empty; bad ids are reported, not used', (
   assert.match(parseTriggerPayload(Buffer.from('a b')).problem!, /printable characters without spaces/);
   assert.match(parsePartId('x'.repeat(129)).problem!, /1-128/);
   assert.match(parsePartId({}).problem!, /must be a string/);
+  // When the sender stamped it: a trigger held through an outage says how late it is.
+  assert.deepEqual(parseTriggerPayload(Buffer.from('{"partId":"A8","sentAt":1767225600000}')), { partId: 'A8', sentWall: 1_767_225_600_000 });
+  assert.deepEqual(parseTriggerPayload(Buffer.from('{"partId":"A9","sentAt":"2026-01-01T00:00:00.250Z"}')), { partId: 'A9', sentWall: 1_767_225_600_250 });
+  const badStamp = parseTriggerPayload(Buffer.from('{"partId":"A10","sentAt":"yesterday"}'));
+  assert.equal(badStamp.partId, 'A10');
+  assert.match(badStamp.problem!, /sentAt must be/);
 });
 
 test('the frame ring gives the newest frame within the tolerance before the trigger', () => {
