@@ -12,6 +12,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { redactUrl } from './child-process.js';
 import { RedeliveryFilter } from './redelivery.js';
 import { HealthState, parseTriggerPayload, type Trigger, type TriggerEvent, type TriggerHealth, type TriggerHealthListener } from './trigger.js';
 
@@ -103,7 +104,7 @@ export class MqttTrigger implements Trigger {
       });
     });
     client.on('close', () => {
-      if (this.#client === client) this.#health.set(false, `not connected to the broker at ${url}; triggers wait in the broker's session`);
+      if (this.#client === client) this.#health.set(false, `not connected to the broker at ${redactUrl(url)}; triggers wait in the broker's session`);
     });
     client.on('error', (err) => log.warn({ err }, 'trigger MQTT error'));
     client.on('message', (msgTopic, payload, packet) => {
