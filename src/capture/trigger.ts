@@ -5,13 +5,49 @@ export interface TriggerEvent {
   partId?: string;
   /** Where it came from, for logs: topic, route, gpio line. */
   origin: string;
+  /**
+   * When the sender says the part was there (epoch ms), if it said. A trigger held by the broker
+   * through an outage arrives late but is still a part; this is how late.
+   */
+  sentWall?: number;
 }
+
+/** Whether triggers can reach the station now; `detail` says why not (or what is watched). */
+export interface TriggerHealth {
+  ok: boolean;
+  detail: string;
+}
+
+export type TriggerHealthListener = (health: TriggerHealth) => void;
 
 export interface Trigger {
   readonly kind: string;
   /** Begins delivering events to `fire`; throws a LinesightError on bad configuration. */
   start(fire: (event: TriggerEvent) => void): Promise<void>;
   stop(): Promise<void>;
+  /** Current health; triggers without one are always able to deliver. */
+  health?(): TriggerHealth;
+}
+
+/** A trigger's health, told to its listener only when it changes (readiness wiring). */
+export class HealthState {
+  #health: TriggerHealth;
+  readonly #listener: TriggerHealthListener | undefined;
+
+  constructor(initial: TriggerHealth, listener?: TriggerHealthListener) {
+    this.#health = initial;
+    this.#listener = listener;
+  }
+
+  get(): TriggerHealth {
+    return { ...this.#health };
+  }
+
+  set(ok: boolean, detail: string): void {
+    if (this.#health.ok === ok && this.#health.detail === detail) return;
+    this.#health = { ok, detail };
+    this.#listener?.({ ok, detail });
+  }
 }
 
 const PART_ID = /^[\x21-\x7e]{1,128}$/;
@@ -28,8 +64,19 @@ export function parsePartId(raw: unknown): { partId?: string; problem?: string }
   return { partId: s };
 }
 
-/** An MQTT trigger payload: a bare part id, or JSON {"partId": "..."}; empty means no id. */
-export function parseTriggerPayload(payload: Buffer): { partId?: string; problem?: string } {
+/** When a sender stamped a trigger: epoch milliseconds or an ISO 8601 date-time. */
+export function parseSentAt(raw: unknown): { sentWall?: number; problem?: string } {
+  if (raw === undefined || raw === null) return {};
+  const ms = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{4}-\d\d-\d\dT/.test(raw) ? Date.parse(raw) : NaN;
+  if (!Number.isFinite(ms) || ms <= 0) return { problem: `sentAt must be epoch milliseconds or an ISO 8601 date-time, got ${JSON.stringify(raw).slice(0, 40)}` };
+  return { sentWall: ms };
+}
+
+/**
+ * An MQTT trigger payload: a bare part id, or JSON {"partId": "...", "sentAt": ...}; empty means
+ * no id. A bad sentAt is reported but never costs the part its id.
+ */
+export function parseTriggerPayload(payload: Buffer): { partId?: string; sentWall?: number; problem?: string } {
   const text = payload.toString('utf8').trim();
   if (!text) return {};
   if (text.startsWith('{')) {
@@ -39,7 +86,11 @@ export function parseTriggerPayload(payload: Buffer): { partId?: string; problem
     } catch {
       return { problem: 'payload starts with { but is not valid JSON' };
     }
-    return parsePartId((obj as { partId?: unknown }).partId);
+    const { partId: rawId, sentAt } = obj as { partId?: unknown; sentAt?: unknown };
+    const id = parsePartId(rawId);
+    const sent = parseSentAt(sentAt);
+    const problem = [id.problem, sent.problem].filter(Boolean).join('; ');
+    return { ...(id.partId ? { partId: id.partId } : {}), ...(sent.sentWall ? { sentWall: sent.sentWall } : {}), ...(problem ? { problem } : {}) };
   }
   return parsePartId(text);
 }

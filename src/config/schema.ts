@@ -116,6 +116,7 @@ export const TriggerConfig = byType(
       {
         type: Type.Literal('mqtt', { title: 'Type', description: 'A message on the trigger topic is a part; payload: a part id as text, or JSON {"partId": "..."}.' }),
         topic: Type.Optional(Type.String({ title: 'Topic', description: 'Defaults to <prefix>/<line>/<camera>/trigger.', pattern: '^[^#+]+$' })),
+        dedupeMs: Type.Integer({ title: 'Repeat window', description: 'A part id seen again within this long is a QoS 1 redelivery, not a new part; 0 turns this off.', minimum: 0, default: 60_000 }),
         toleranceMs: Type.Integer({ title: 'Tolerance', description: 'A frame captured up to this long before the trigger may be used; otherwise the first frame after it.', minimum: 0, default: 0 }),
       },
       { additionalProperties: false },

@@ -1,7 +1,7 @@
 // Real MQTT brokers for tests: Debian's mosquitto on a free loopback port, and an mqtt.js
 // subscriber that records what arrives.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { freePort, tempDir } from './env.js';
@@ -45,7 +45,10 @@ export async function startMosquitto(t: TestContext, options: { persistent?: boo
   const dir = tempDir(t, 'mosquitto-');
   const conf = join(dir, 'mosquitto.conf');
   const persistence = options.persistent ? `persistence true\npersistence_location ${dir}/\n` : 'persistence false\n';
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${persistence}`);
+  // Started as root, mosquitto switches to its own user, which cannot write the database into
+  // our private temp dir: it would silently keep nothing across a restart.
+  const user = process.getuid?.() === 0 ? 'user root\n' : '';
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${user}${persistence}`);
   let proc: ChildProcess;
   const launch = async () => {
     proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
@@ -70,6 +73,9 @@ export async function startMosquitto(t: TestContext, options: { persistent?: boo
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
       await exited;
+      // A test of what survives a restart proves nothing if nothing was saved. (At the end of a
+      // test the temp dir may already be gone, and nothing needs saving.)
+      if (options.persistent && existsSync(dir) && !existsSync(join(dir, 'mosquitto.db'))) throw new Error(`mosquitto saved no database in ${dir}`);
     },
     async restart() {
       await m.stop();
