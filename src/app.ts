@@ -10,7 +10,7 @@ import { createLogger, type Logger } from './log.js';
 import { createSource } from './capture/sources.js';
 import { GpioTrigger } from './capture/gpio-trigger.js';
 import { MqttTrigger } from './capture/mqtt-trigger.js';
-import type { Trigger } from './capture/trigger.js';
+import type { Trigger, TriggerHealth } from './capture/trigger.js';
 import { topics } from './publish/topics.js';
 import { InferencePool } from './inference/pool.js';
 import { ActiveModelStore } from './models/active-store.js';
@@ -226,18 +226,26 @@ export class App {
     const t = sc.trigger;
     const log = this.log.child({ camera: sc.id, component: 'trigger' });
     const { mqtt, line } = this.config;
+    // A trigger input that is down leaves parts uninspected: /readyz says so, per station.
+    const check = `trigger:${sc.id}`;
+    const onHealthChange = (h: TriggerHealth) => this.readiness.set(check, h.ok, h.detail);
     switch (t.type) {
       case 'mqtt':
+        this.readiness.set(check, false, 'trigger not started');
         return new MqttTrigger({
           url: this.#mqttUrl,
           topic: t.topic ?? topics.trigger(mqtt.topicPrefix, line, sc.id),
           clientId: `${mqtt.clientIdPrefix}-${line}-${sc.id}-trigger`,
           username: mqtt.username,
           password: mqtt.password,
+          dedupeMs: t.dedupeMs,
+          clock: this.clock,
           log,
+          onHealthChange,
         });
       case 'gpio':
-        return new GpioTrigger({ chip: t.chip, line: t.line, edge: t.edge, debounceMs: t.debounceMs, log });
+        this.readiness.set(check, false, 'trigger not started');
+        return new GpioTrigger({ chip: t.chip, line: t.line, edge: t.edge, debounceMs: t.debounceMs, clock: this.clock, log, onHealthChange });
       default:
         return undefined; // free-run, or HTTP (the API calls Station.trigger)
     }
