@@ -11,7 +11,7 @@ import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FrameImage } from './frame.js';
 import { JpegSplitter } from './jpeg-stream.js';
-import { StreamSource } from './stream-source.js';
+import { StreamSource, type SessionFrame } from './stream-source.js';
 
 export type SpawnProcess = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
 
@@ -218,7 +218,7 @@ export class FfmpegSource extends StreamSource {
     });
   }
 
-  protected async *open(signal: AbortSignal): AsyncGenerator<FrameImage> {
+  protected async *open(signal: AbortSignal): AsyncGenerator<SessionFrame> {
     const c = this.#config;
     const child = this.#spawn(program, ffmpegArgs(c), { stdio: ['ignore', 'pipe', 'pipe'] });
     killOnExit(child);
@@ -242,7 +242,7 @@ export class FfmpegSource extends StreamSource {
     try {
       try {
         for await (const chunk of stdout as AsyncIterable<Buffer>) {
-          for (const image of framer.push(chunk)) yield image;
+          for (const image of framer.push(chunk)) yield { image };
           for (; corruptSeen < framer.corrupt; corruptSeen++) this.decodeError('ffmpeg wrote a malformed JPEG');
         }
       } catch (err) {

@@ -8,9 +8,8 @@ import type { Clock } from '../clock.js';
 import type { GstreamerSourceConfig } from '../config/schema.js';
 import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { FrameImage } from './frame.js';
 import { JpegSplitter } from './jpeg-stream.js';
-import { StreamSource } from './stream-source.js';
+import { StreamSource, type SessionFrame } from './stream-source.js';
 
 const launchProgram = 'gst-launch-1.0';
 const inspectProgram = 'gst-inspect-1.0';
@@ -188,7 +187,7 @@ export class GstreamerSource extends StreamSource {
     }
   }
 
-  protected async *open(signal: AbortSignal): AsyncGenerator<FrameImage> {
+  protected async *open(signal: AbortSignal): AsyncGenerator<SessionFrame> {
     const args = launchArgs(this.#config);
     this.log.debug({ camera: this.camera, args: args.join(' ') }, 'starting gst-launch-1.0');
     const gst = new LaunchedPipeline(args, this.clock);
@@ -201,7 +200,7 @@ export class GstreamerSource extends StreamSource {
     try {
       for await (const chunk of gst.child.stdout! as AsyncIterable<Buffer>) {
         if (signal.aborted) continue;
-        for (const data of splitter.push(chunk)) yield { kind: 'encoded', data };
+        for (const data of splitter.push(chunk)) yield { image: { kind: 'encoded', data } };
         for (; corruptSeen < splitter.corrupt; corruptSeen++) this.decodeError('gst-launch-1.0 wrote a malformed JPEG');
       }
       const exit = await gst.closed;

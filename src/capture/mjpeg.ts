@@ -8,10 +8,9 @@ import type { Clock } from '../clock.js';
 import type { MjpegSourceConfig } from '../config/schema.js';
 import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { FrameImage } from './frame.js';
 import { redactUrl } from './child-process.js';
 import { JpegSplitter } from './jpeg-stream.js';
-import { StreamSource } from './stream-source.js';
+import { StreamSource, type SessionFrame } from './stream-source.js';
 
 export interface MjpegSourceDeps {
   clock: Clock;
@@ -49,7 +48,7 @@ export class MjpegSource extends StreamSource {
     }
   }
 
-  protected async *open(signal: AbortSignal): AsyncGenerator<FrameImage> {
+  protected async *open(signal: AbortSignal): AsyncGenerator<SessionFrame> {
     const name = redactUrl(this.#config.url);
     const res = await get(new URL(this.#config.url), this.#config.headers ?? {}, signal);
     try {
@@ -65,7 +64,7 @@ export class MjpegSource extends StreamSource {
       let broken: Error | undefined;
       try {
         for await (const chunk of res as AsyncIterable<Buffer>) {
-          for (const data of splitter.push(chunk)) yield { kind: 'encoded', data };
+          for (const data of splitter.push(chunk)) yield { image: { kind: 'encoded', data } };
           for (; corruptSeen < splitter.corrupt; corruptSeen++) this.decodeError('malformed JPEG in the MJPEG stream');
         }
       } catch (err) {

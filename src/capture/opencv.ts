@@ -6,8 +6,7 @@ import type { Clock } from '../clock.js';
 import type { OpencvSourceConfig } from '../config/schema.js';
 import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { FrameImage } from './frame.js';
-import { StreamSource } from './stream-source.js';
+import { StreamSource, type SessionFrame } from './stream-source.js';
 
 /** In a variable, so TypeScript does not look for the package when compiling. */
 const addonName: string = '@u4/opencv4nodejs';
@@ -73,7 +72,7 @@ export class OpencvSource extends StreamSource {
     }
   }
 
-  protected async *open(signal: AbortSignal): AsyncGenerator<FrameImage> {
+  protected async *open(signal: AbortSignal): AsyncGenerator<SessionFrame> {
     const cv = this.#cv!;
     const { device, width, height } = this.#config;
     // Throws when the device cannot be opened (unplugged, busy): a failed session, retried. The
@@ -94,7 +93,7 @@ export class OpencvSource extends StreamSource {
         if (mat.empty) throw new Error(`VideoCapture(${JSON.stringify(device)}) returned no frame (camera gone or end of file)`);
         const jpeg = cv.imencodeAsync ? await cv.imencodeAsync('.jpg', mat) : cv.imencode('.jpg', mat);
         if (signal.aborted) return;
-        yield { kind: 'encoded', data: jpeg };
+        yield { image: { kind: 'encoded', data: jpeg } };
       }
     } finally {
       void inFlight.then(() => capture.release());

@@ -94,6 +94,7 @@ export class ReplaySource implements FrameSource {
         seq: ++this.#seq,
         capturedAt: now,
         capturedWall: wall,
+        timeSource: 'arrival',
         image: { kind: 'encoded', data: new Uint8Array(file.bytes) },
         origin: file.name,
       };
@@ -117,6 +118,8 @@ export class ReplaySource implements FrameSource {
       lastFrameAt: this.#lastFrameWall === null ? null : new Date(this.#lastFrameWall).toISOString(),
       lastError: this.#lastError,
       reconnects: 0,
+      timeSource: this.#seq ? 'arrival' : null,
+      captureTimesRejected: 0,
     };
   }
 }

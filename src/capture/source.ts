@@ -1,5 +1,6 @@
 // The seam every camera kind implements. One file per kind in this folder, chosen by the
 // config's `type` in sources.ts.
+import type { TimeSource } from './capture-time.js';
 import type { Frame } from './frame.js';
 
 export type SourceState = 'idle' | 'connecting' | 'streaming' | 'stalled' | 'failed' | 'ended' | 'stopped';
@@ -12,6 +13,10 @@ export interface SourceHealth {
   lastFrameAt: string | null;
   lastError: string | null;
   reconnects: number;
+  /** What the last frame's capture time was based on; null before the first frame. */
+  timeSource?: TimeSource | null;
+  /** Camera timestamps found implausible (far in the past, in the future) and replaced by the arrival time. */
+  captureTimesRejected?: number;
 }
 
 /** Why a source dropped a frame before any station saw it. */

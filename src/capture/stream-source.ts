@@ -4,9 +4,13 @@
 //
 // Frames are handed on newest-first: if the consumer has not taken the previous frame when a
 // new one arrives, the old one is superseded (counted), so latency never grows with a backlog.
+//
+// A session may give each image the capture time its camera program reported; the frame's
+// capturedAt is then that time (within the limits in capture-time.ts), else its arrival here.
 import type { Clock, TimerHandle } from '../clock.js';
 import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { captureTime, type CaptureStamp, type TimeSource } from './capture-time.js';
 import type { Frame, FrameImage } from './frame.js';
 import type { FrameSource, SourceDropReason, SourceHealth, SourceState } from './source.js';
 
@@ -36,9 +40,17 @@ export interface StreamSourceOptions {
 
 export type DropReason = SourceDropReason;
 
+/** One image as a session yields it, with the capture time its camera program gave, if any. */
+export interface SessionFrame {
+  image: FrameImage;
+  stamp?: CaptureStamp | undefined;
+}
+
 export interface SourceCounters {
   decodeErrors: number;
   superseded: number;
+  /** Stamps that failed the plausibility check; those frames carry their arrival time. */
+  captureTimesRejected: number;
 }
 
 export abstract class StreamSource implements FrameSource {
@@ -56,6 +68,8 @@ export abstract class StreamSource implements FrameSource {
   #lastFrameMono: number | null = null;
   #lastFrameWall: number | null = null;
   readonly #recent: number[] = [];
+  #timeSource: TimeSource | null = null;
+  #rejectionLogged = false;
   #latest: Frame | undefined;
   #waiter: (() => void) | undefined;
   #abort: AbortController | undefined;
@@ -64,7 +78,7 @@ export abstract class StreamSource implements FrameSource {
   #done = false;
   #retryTimer: TimerHandle | undefined;
   #retryWake: (() => void) | undefined;
-  readonly counters: SourceCounters = { decodeErrors: 0, superseded: 0 };
+  readonly counters: SourceCounters = { decodeErrors: 0, superseded: 0, captureTimesRejected: 0 };
   /** Called for each frame that is dropped before it reaches a station. */
   onDrop: ((reason: DropReason) => void) | undefined;
 
@@ -87,7 +101,7 @@ export abstract class StreamSource implements FrameSource {
    * Opens one session and yields its images until it ends; throws to report why it broke.
    * Must stop promptly when `signal` aborts.
    */
-  protected abstract open(signal: AbortSignal): AsyncIterable<FrameImage>;
+  protected abstract open(signal: AbortSignal): AsyncIterable<SessionFrame>;
 
   async start(): Promise<void> {
     if (this.#loop) return;
@@ -138,7 +152,7 @@ export abstract class StreamSource implements FrameSource {
       };
       try {
         armStall();
-        for await (const image of this.open(abort.signal)) {
+        for await (const frame of this.open(abort.signal)) {
           if (this.#stopped) break;
           if (!gotFrame) {
             gotFrame = true;
@@ -148,7 +162,7 @@ export abstract class StreamSource implements FrameSource {
             this.log.info({ camera: this.camera, source: this.kind }, 'camera streaming');
           }
           armStall();
-          this.#deliver(image);
+          this.#deliver(frame);
         }
         if (!this.#stopped && !stalled) {
           if (this.#finite) {
@@ -181,14 +195,17 @@ export abstract class StreamSource implements FrameSource {
     this.#waiter?.();
   }
 
-  #deliver(image: FrameImage): void {
+  #deliver({ image, stamp }: SessionFrame): void {
     const now = this.clock.now();
     const wall = this.clock.wallNow();
     if (this.#latest) {
       this.counters.superseded++;
       this.onDrop?.('superseded');
     }
-    this.#latest = { camera: this.camera, seq: ++this.#seq, capturedAt: now, capturedWall: wall, image };
+    const time = captureTime(stamp, { mono: now, wall });
+    if (time.rejected) this.#rejected(time.rejected);
+    this.#timeSource = time.timeSource;
+    this.#latest = { camera: this.camera, seq: ++this.#seq, capturedAt: time.capturedAt, capturedWall: time.capturedWall, timeSource: time.timeSource, image };
     this.#lastFrameMono = now;
     this.#lastFrameWall = wall;
     this.#recent.push(now);
@@ -196,6 +213,14 @@ export abstract class StreamSource implements FrameSource {
     const w = this.#waiter;
     this.#waiter = undefined;
     w?.();
+  }
+
+  /** Counted every time; logged once per source, since a camera with a wrong clock is wrong on every frame. */
+  #rejected(why: string): void {
+    this.counters.captureTimesRejected++;
+    if (this.#rejectionLogged) return;
+    this.#rejectionLogged = true;
+    this.log.warn({ camera: this.camera, why }, 'camera timestamp implausible; using arrival times for such frames (is the camera clock synchronised?)');
   }
 
   async *frames(): AsyncGenerator<Frame> {
@@ -234,6 +259,8 @@ export abstract class StreamSource implements FrameSource {
       lastFrameAt: this.#lastFrameWall === null ? null : new Date(this.#lastFrameWall).toISOString(),
       lastError: this.#lastError,
       reconnects: this.#reconnects,
+      timeSource: this.#timeSource,
+      captureTimesRejected: this.counters.captureTimesRejected,
     };
   }
 }
