@@ -57,12 +57,28 @@ function filePath(url: string): string {
 }
 
 
-/** The ffmpeg command line for one session. */
-export function ffmpegArgs(config: FfmpegSourceConfig): string[] {
+/** The ffmpeg release on this box, from `ffmpeg -version`; options newer than it are avoided. */
+export interface FfmpegVersion {
+  major: number;
+  minor: number;
+}
+
+/** "ffmpeg version 5.1.9-0+deb12u1 …" → 5.1; undefined for a git build ("N-112233-g…"), taken as current. */
+export function parseFfmpegVersion(text: string): FfmpegVersion | undefined {
+  const m = /ffmpeg version n?(\d+)\.(\d+)/.exec(text);
+  return m ? { major: Number(m[1]), minor: Number(m[2]) } : undefined;
+}
+
+const atLeast = (v: FfmpegVersion | undefined, major: number, minor: number) => !v || v.major > major || (v.major === major && v.minor >= minor);
+
+/** The ffmpeg command line for one session; `version` as parseFfmpegVersion gives it. */
+export function ffmpegArgs(config: FfmpegSourceConfig, version?: FfmpegVersion): string[] {
   const input = classifyInput(config.url);
-  const args = ['-hide_banner', '-loglevel', 'error', '-nostdin'];
+  const args = ['-hide_banner', '-loglevel', 'error', '-nostats', '-nostdin'];
   if (input.kind === 'network' || input.kind === 'device') {
-    // Live: hand over each frame as soon as it is decoded rather than smoothing jitter.
+    // Live: hand over each frame as soon as it is decoded rather than smoothing jitter. Before
+    // -i, low_delay reaches the decoder: no reordering delay for an H.264 stream whose SPS does
+    // not promise "no B-frames", and no frame threading (each thread would hold a frame).
     args.push('-fflags', 'nobuffer', '-flags', 'low_delay', '-analyzeduration', String(liveAnalyzeUs));
   }
   if (input.kind === 'network' && input.scheme.startsWith('rtsp')) args.push('-rtsp_transport', config.rtspTransport);
@@ -78,14 +94,33 @@ export function ffmpegArgs(config: FfmpegSourceConfig): string[] {
   args.push('-i', input.kind === 'file' ? `file:${input.path}` : config.url);
 
   const filters: string[] = [];
-  // fps before scale: frames the rate cap drops are never scaled.
-  if (config.ratePerSec !== undefined) filters.push(`fps=${config.ratePerSec}`);
+  // The rate cap before scale: frames it drops are never scaled.
+  if (config.ratePerSec !== undefined) filters.push(rateCap(config.ratePerSec));
   if (config.width !== undefined || config.height !== undefined) filters.push(`scale=${config.width ?? -2}:${config.height ?? -2}`);
   if (filters.length) args.push('-vf', filters.join(','));
   args.push('-an', '-sn', '-dn');
+  // Each decoded frame is written once, when it is ready: the default for a pipe of images is
+  // constant frame rate, which duplicates and drops frames to fit a rate the camera only roughly keeps.
+  args.push(...(atLeast(version, 5, 1) ? ['-fps_mode', 'passthrough'] : ['-vsync', 'passthrough']));
+  // The encoder then sees the frames' own timestamps; in its default time base (1/frame rate)
+  // two frames a little closer than the nominal interval would share one and stop ffmpeg.
+  args.push('-enc_time_base', '-1');
+  // After -i, -threads is the encoder's. The JPEG encoder's default frame threading keeps up to
+  // one frame per thread in flight: one to two frame intervals of delay on a small box, for
+  // nothing, since frames come one at a time.
+  args.push('-threads', '1');
   if (config.output === 'raw') args.push('-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1');
   else args.push('-c:v', 'mjpeg', '-q:v', String(config.jpegQuality), '-f', 'image2pipe', 'pipe:1');
   return args;
+}
+
+/**
+ * At most `rate` frames per second: the first frame of each 1/rate slot of its own timestamp.
+ * Unlike the fps filter it never duplicates a frame when the camera is slower, and it keeps
+ * each frame's timestamp instead of moving it onto a grid.
+ */
+function rateCap(rate: number): string {
+  return `select='not(eq(floor(t*${rate}),floor(prev_selected_t*${rate})))'`;
 }
 
 /** Turns ffmpeg's stdout into images; `pending` is a frame cut short, `corrupt` counts bad ones. */
@@ -171,6 +206,7 @@ export class FfmpegSource extends StreamSource {
   readonly #config: FfmpegSourceConfig;
   readonly #spawn: SpawnProcess;
   readonly #finite: boolean;
+  #version: FfmpegVersion | undefined;
 
   constructor(camera: string, config: FfmpegSourceConfig, deps: FfmpegSourceDeps) {
     const input = classifyInput(config.url);
@@ -206,21 +242,29 @@ export class FfmpegSource extends StreamSource {
     await this.#checkProgram();
   }
 
-  /** Runs `ffmpeg -version`: a missing program is a deployment problem, not a camera outage. */
+  /**
+   * Runs `ffmpeg -version`: a missing program is a deployment problem, not a camera outage. The
+   * version decides between options that changed name (-vsync, -fps_mode).
+   */
   #checkProgram(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const child = this.#spawn(program, ['-hide_banner', '-version'], { stdio: 'ignore' });
+      const child = this.#spawn(program, ['-hide_banner', '-version'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
       child.once('error', (err: NodeJS.ErrnoException) => {
         const reason = err.code === 'ENOENT' ? `${program} not found on PATH (Debian: apt-get install ffmpeg)` : `${program}: ${err.message}`;
         reject(new LinesightError('LS_ERR_SOURCE_UNAVAILABLE', reason, { args: ['ffmpeg'], cause: err }));
       });
-      child.once('exit', () => resolve());
+      child.once('close', () => {
+        this.#version = parseFfmpegVersion(out);
+        resolve();
+      });
     });
   }
 
   protected async *open(signal: AbortSignal): AsyncGenerator<SessionFrame> {
     const c = this.#config;
-    const child = this.#spawn(program, ffmpegArgs(c), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = this.#spawn(program, ffmpegArgs(c, this.#version), { stdio: ['ignore', 'pipe', 'pipe'] });
     killOnExit(child);
     const stdout = child.stdout!;
     const stderr = new StderrTail();

@@ -58,7 +58,7 @@ export const FfmpegSourceConfig = Type.Object(
     output: OneOf(['jpeg', 'raw'] as const, { title: 'Output', description: 'jpeg: frames piped as JPEG; raw: RGB pixels (needs width and height).', default: 'jpeg' }),
     width: Type.Optional(Type.Integer({ title: 'Width', description: 'Scale frames to this width.', minimum: 1, maximum: 16384 })),
     height: Type.Optional(Type.Integer({ title: 'Height', description: 'Scale frames to this height.', minimum: 1, maximum: 16384 })),
-    ratePerSec: Type.Optional(Type.Number({ title: 'Rate', description: 'Cap the frame rate (ffmpeg fps filter).', exclusiveMinimum: 0, maximum: 1000 })),
+    ratePerSec: Type.Optional(Type.Number({ title: 'Rate', description: 'Cap the frame rate: at most this many frames per second; extra frames are dropped, none duplicated, timestamps kept.', exclusiveMinimum: 0, maximum: 1000 })),
     realtime: Type.Boolean({ title: 'Real time', description: 'Files: read at the native frame rate (-re) instead of as fast as possible.', default: true }),
     loop: Type.Boolean({ title: 'Loop', description: 'Files: start again at the end.', default: false }),
     jpegQuality: Type.Integer({ title: 'JPEG quality', description: 'ffmpeg -q:v for JPEG output, 2 (best) to 31.', minimum: 2, maximum: 31, default: 3 }),

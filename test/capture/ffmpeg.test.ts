@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { FfmpegSource, ffmpegArgs, type SpawnProcess } from '../../src/capture/ffmpeg.js';
+import { FfmpegSource, ffmpegArgs, parseFfmpegVersion, type SpawnProcess } from '../../src/capture/ffmpeg.js';
 import type { Frame } from '../../src/capture/frame.js';
 import type { SourceHealth } from '../../src/capture/source.js';
 import { systemClock } from '../../src/clock.js';
@@ -90,9 +90,19 @@ test('command line: live inputs get low-latency flags, files -re/-stream_loop, c
   assert.equal(rtsp[rtsp.indexOf('-rtsp_transport') + 1], 'udp');
   assert.ok(rtsp.indexOf('-stimeout') < i && rtsp[rtsp.indexOf('-stimeout') + 1] === '2000000');
   assert.equal(rtsp[i + 1], 'rtsp://cam/1');
-  assert.equal(rtsp[rtsp.indexOf('-vf') + 1], 'fps=5,scale=320:240');
+  // The rate cap keeps each frame's own timestamp (no fps filter grid, no duplicates).
+  assert.equal(rtsp[rtsp.indexOf('-vf') + 1], "select='not(eq(floor(t*5),floor(prev_selected_t*5)))',scale=320:240");
   assert.deepEqual(rtsp.slice(-7), ['-c:v', 'mjpeg', '-q:v', '3', '-f', 'image2pipe', 'pipe:1']);
   assert.ok(!rtsp.includes('-re'));
+  // Every decoded frame written once, by a single-threaded encoder (after -i: the encoder's option).
+  assert.deepEqual(rtsp.slice(rtsp.indexOf('-fps_mode'), rtsp.indexOf('-fps_mode') + 2), ['-fps_mode', 'passthrough']);
+  assert.ok(rtsp.lastIndexOf('-threads') > i && rtsp[rtsp.lastIndexOf('-threads') + 1] === '1');
+  assert.equal(rtsp[rtsp.indexOf('-enc_time_base') + 1], '-1');
+  // ffmpeg before 5.1 (Ubuntu 22.04 on a Jetson) knows the option as -vsync.
+  const old = ffmpegArgs(sourceConfig({ url: 'rtsp://cam/1' }), parseFfmpegVersion('ffmpeg version 4.4.2-0ubuntu0.22.04.1 Copyright (c) 2000-2021'));
+  assert.ok(old.includes('-vsync') && !old.includes('-fps_mode'));
+  assert.deepEqual(parseFfmpegVersion('ffmpeg version 5.1.9-0+deb12u1 Copyright'), { major: 5, minor: 1 });
+  assert.equal(parseFfmpegVersion('ffmpeg version N-112233-g0123abcd Copyright'), undefined);
 
   const file = ffmpegArgs(sourceConfig({ url: '/data/line:2.mp4', loop: true, output: 'raw', width: 64, height: 48 }));
   assert.ok(file.includes('-re') && file[file.indexOf('-stream_loop') + 1] === '-1');
