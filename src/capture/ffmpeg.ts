@@ -1,6 +1,8 @@
 // A camera or video file read by Debian's ffmpeg as a child process: RTSP, HTTP, V4L2 devices
 // and files. One ffmpeg per session writes frames to stdout, as JPEGs (split with
-// JpegSplitter) or raw RGB (fixed size); StreamSource reconnects when it exits.
+// JpegSplitter) or raw RGB (fixed size); StreamSource reconnects when it exits. For network
+// cameras it also prints, on stderr, when each frame reached this box (ffmpeg-times.ts), and
+// that is the frame's capture time; files and V4L2 devices use the arrival time.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { killOnExit, redactUrl, stopChild } from './child-process.js';
 import { stat } from 'node:fs/promises';
@@ -9,8 +11,11 @@ import type { Clock } from '../clock.js';
 import type { FfmpegSourceConfig } from '../config/schema.js';
 import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { ShowinfoTimes } from './ffmpeg-times.js';
 import type { FrameImage } from './frame.js';
+import { Inbox } from './inbox.js';
 import { JpegSplitter } from './jpeg-stream.js';
+import { StampPairer } from './stamp-pairer.js';
 import { StreamSource, type SessionFrame } from './stream-source.js';
 
 export type SpawnProcess = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
@@ -71,10 +76,17 @@ export function parseFfmpegVersion(text: string): FfmpegVersion | undefined {
 
 const atLeast = (v: FfmpegVersion | undefined, major: number, minor: number) => !v || v.major > major || (v.major === major && v.minor >= minor);
 
+/** Whether frames of this input get the time they reached the box (network inputs) rather than their arrival in Node. */
+export function receiveTimes(config: FfmpegSourceConfig): boolean {
+  return classifyInput(config.url).kind === 'network';
+}
+
 /** The ffmpeg command line for one session; `version` as parseFfmpegVersion gives it. */
 export function ffmpegArgs(config: FfmpegSourceConfig, version?: FfmpegVersion): string[] {
   const input = classifyInput(config.url);
-  const args = ['-hide_banner', '-loglevel', 'error', '-nostats', '-nostdin'];
+  const timed = receiveTimes(config);
+  // showinfo reports at level info; error otherwise, so the stderr tail is the reason for a failure.
+  const args = ['-hide_banner', '-loglevel', timed ? 'info' : 'error', '-nostats', '-nostdin'];
   if (input.kind === 'network' || input.kind === 'device') {
     // Live: hand over each frame as soon as it is decoded rather than smoothing jitter. Before
     // -i, low_delay reaches the decoder: no reordering delay for an H.264 stream whose SPS does
@@ -82,6 +94,8 @@ export function ffmpegArgs(config: FfmpegSourceConfig, version?: FfmpegVersion):
     args.push('-fflags', 'nobuffer', '-flags', 'low_delay', '-analyzeduration', String(liveAnalyzeUs));
   }
   if (input.kind === 'network' && input.scheme.startsWith('rtsp')) args.push('-rtsp_transport', config.rtspTransport);
+  // Each packet's timestamp is the wall clock as the demuxer reads it (ffmpeg-times.ts says why).
+  if (timed) args.push('-use_wallclock_as_timestamps', '1');
   if (input.kind === 'file') {
     if (config.realtime) args.push('-re');
     if (config.loop) args.push('-stream_loop', '-1');
@@ -92,11 +106,16 @@ export function ffmpegArgs(config: FfmpegSourceConfig, version?: FfmpegVersion):
   for (const [key, value] of Object.entries(config.inputOptions ?? {})) args.push(`-${key}`, String(value));
   // file: stops ffmpeg reading a name with a colon ("line:2.mp4") as a protocol.
   args.push('-i', input.kind === 'file' ? `file:${input.path}` : config.url);
+  // Timestamps as the input has them (the wall clock), not shifted to start at zero.
+  if (timed) args.push('-copyts');
 
   const filters: string[] = [];
   // The rate cap before scale: frames it drops are never scaled.
   if (config.ratePerSec !== undefined) filters.push(rateCap(config.ratePerSec));
   if (config.width !== undefined || config.height !== undefined) filters.push(`scale=${config.width ?? -2}:${config.height ?? -2}`);
+  // Last: one line per frame that goes on to the encoder, so the k-th line is the k-th image.
+  // Its plane checksums (from 5.0 they can be turned off) would cost a pass over every frame.
+  if (timed) filters.push(atLeast(version, 5, 0) ? 'showinfo=checksum=0' : 'showinfo');
   if (filters.length) args.push('-vf', filters.join(','));
   args.push('-an', '-sn', '-dn');
   // Each decoded frame is written once, when it is ready: the default for a pipe of images is
@@ -184,20 +203,19 @@ class RawFramer implements Framer {
   }
 }
 
-/** The last lines ffmpeg wrote to stderr, without its "[tcp @ 0x…]" prefixes. */
+/** The last lines ffmpeg wrote to stderr (other than frame times), without its "[tcp @ 0x…]" prefixes. */
 class StderrTail {
-  #text = '';
+  readonly #lines: string[] = [];
 
-  push(chunk: Buffer): void {
-    this.#text = (this.#text + chunk.toString('utf8')).slice(-4096);
+  push(line: string): void {
+    const text = line.replace(/^\[[^\]]* @ 0x[0-9a-f]+\]\s*/i, '').trim();
+    if (!text) return;
+    this.#lines.push(text);
+    if (this.#lines.length > stderrLines) this.#lines.shift();
   }
 
   toString(): string {
-    const lines = this.#text
-      .split('\n')
-      .map((l) => l.replace(/^\[[^\]]* @ 0x[0-9a-f]+\]\s*/i, '').trim())
-      .filter(Boolean);
-    return redactUrl(lines.slice(-stderrLines).join('; '));
+    return redactUrl(this.#lines.join('; '));
   }
 }
 
@@ -268,7 +286,16 @@ export class FfmpegSource extends StreamSource {
     killOnExit(child);
     const stdout = child.stdout!;
     const stderr = new StderrTail();
-    child.stderr!.on('data', (d: Buffer) => stderr.push(d));
+    // Images (stdout) and their times (stderr) meet here; the session yields what comes out.
+    const frames = new Inbox<SessionFrame>();
+    const pairer = receiveTimes(c) ? new StampPairer((f) => frames.push(f), this.clock) : undefined;
+    if (pairer) pairer.onGiveUp = (why) => this.log.warn({ camera: this.camera, why }, 'ffmpeg frame times lost; arrival times until the next session');
+    const times = new ShowinfoTimes(
+      (ms) => pairer?.stamp({ stamp: ms === undefined ? undefined : { clock: 'wall', ms, source: 'receive' } }),
+      (line) => stderr.push(line),
+    );
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => times.push(d));
     let spawnError: Error | undefined;
     const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('error', (err) => {
@@ -277,20 +304,38 @@ export class FfmpegSource extends StreamSource {
       });
       child.once('close', (code, sig) => resolve({ code, signal: sig }));
     });
-    // Ending the read at once lets the session settle; the child is reaped in `finally`.
-    const onAbort = () => stdout.destroy();
-    signal.addEventListener('abort', onAbort, { once: true });
 
     const framer: Framer = c.output === 'raw' ? new RawFramer(c.width!, c.height!) : new JpegFramer();
     let corruptSeen = 0;
+    stdout.on('data', (chunk: Buffer) => {
+      for (const image of framer.push(chunk)) {
+        if (pairer) pairer.image(image);
+        else frames.push({ image });
+      }
+      for (; corruptSeen < framer.corrupt; corruptSeen++) {
+        this.decodeError('ffmpeg wrote a malformed JPEG');
+        // A lost image would give every later image its predecessor's time.
+        pairer?.giveUp('ffmpeg wrote a malformed JPEG');
+      }
+    });
+    stdout.once('error', (err) => frames.end(signal.aborted ? undefined : err));
+    // 'close' comes once both pipes are read to their end: every time has met its image.
+    void closed.then(() => {
+      times.end();
+      pairer?.end();
+      frames.end();
+    });
+    // Ending the read at once lets the session settle; the child is reaped in `finally`.
+    const onAbort = () => {
+      stdout.destroy();
+      frames.end();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+
     try {
-      try {
-        for await (const chunk of stdout as AsyncIterable<Buffer>) {
-          for (const image of framer.push(chunk)) yield { image };
-          for (; corruptSeen < framer.corrupt; corruptSeen++) this.decodeError('ffmpeg wrote a malformed JPEG');
-        }
-      } catch (err) {
-        if (!signal.aborted) throw err;
+      for await (const frame of frames.drain()) {
+        if (signal.aborted) break;
+        yield frame;
       }
       if (signal.aborted) return;
       const { code, signal: killedBy } = await closed;
@@ -303,6 +348,7 @@ export class FfmpegSource extends StreamSource {
       if (why) this.log.warn({ camera: this.camera, stderr: why }, 'ffmpeg reported errors while reading the file');
     } finally {
       signal.removeEventListener('abort', onAbort);
+      pairer?.end();
       await this.#terminate(child, closed);
     }
   }

@@ -84,14 +84,17 @@ const allExited = (children: ChildProcess[]) => children.every((c) => c.exitCode
 test('command line: live inputs get low-latency flags, files -re/-stream_loop, config options before -i', () => {
   const rtsp = ffmpegArgs(sourceConfig({ url: 'rtsp://cam/1', rtspTransport: 'udp', inputOptions: { stimeout: 2000000 }, ratePerSec: 5, width: 320, height: 240 }));
   const i = rtsp.indexOf('-i');
-  assert.deepEqual(rtsp.slice(0, 3), ['-hide_banner', '-loglevel', 'error']);
+  // Network input: each frame's receive time, printed by showinfo (hence level info) and kept by -copyts.
+  assert.deepEqual(rtsp.slice(0, 3), ['-hide_banner', '-loglevel', 'info']);
+  assert.ok(rtsp.indexOf('-use_wallclock_as_timestamps') < i && rtsp[rtsp.indexOf('-use_wallclock_as_timestamps') + 1] === '1');
+  assert.ok(rtsp.indexOf('-copyts') > i);
   assert.ok(rtsp.includes('-nostdin'));
   assert.deepEqual(rtsp.slice(rtsp.indexOf('-fflags'), rtsp.indexOf('-fflags') + 4), ['-fflags', 'nobuffer', '-flags', 'low_delay']);
   assert.equal(rtsp[rtsp.indexOf('-rtsp_transport') + 1], 'udp');
   assert.ok(rtsp.indexOf('-stimeout') < i && rtsp[rtsp.indexOf('-stimeout') + 1] === '2000000');
   assert.equal(rtsp[i + 1], 'rtsp://cam/1');
   // The rate cap keeps each frame's own timestamp (no fps filter grid, no duplicates).
-  assert.equal(rtsp[rtsp.indexOf('-vf') + 1], "select='not(eq(floor(t*5),floor(prev_selected_t*5)))',scale=320:240");
+  assert.equal(rtsp[rtsp.indexOf('-vf') + 1], "select='not(eq(floor(t*5),floor(prev_selected_t*5)))',scale=320:240,showinfo=checksum=0");
   assert.deepEqual(rtsp.slice(-7), ['-c:v', 'mjpeg', '-q:v', '3', '-f', 'image2pipe', 'pipe:1']);
   assert.ok(!rtsp.includes('-re'));
   // Every decoded frame written once, by a single-threaded encoder (after -i: the encoder's option).
@@ -101,12 +104,17 @@ test('command line: live inputs get low-latency flags, files -re/-stream_loop, c
   // ffmpeg before 5.1 (Ubuntu 22.04 on a Jetson) knows the option as -vsync.
   const old = ffmpegArgs(sourceConfig({ url: 'rtsp://cam/1' }), parseFfmpegVersion('ffmpeg version 4.4.2-0ubuntu0.22.04.1 Copyright (c) 2000-2021'));
   assert.ok(old.includes('-vsync') && !old.includes('-fps_mode'));
+  assert.equal(old[old.indexOf('-vf') + 1], 'showinfo', 'no checksum option before 5.0');
   assert.deepEqual(parseFfmpegVersion('ffmpeg version 5.1.9-0+deb12u1 Copyright'), { major: 5, minor: 1 });
   assert.equal(parseFfmpegVersion('ffmpeg version N-112233-g0123abcd Copyright'), undefined);
 
   const file = ffmpegArgs(sourceConfig({ url: '/data/line:2.mp4', loop: true, output: 'raw', width: 64, height: 48 }));
   assert.ok(file.includes('-re') && file[file.indexOf('-stream_loop') + 1] === '-1');
   assert.ok(!file.includes('-fflags') && !file.includes('-rtsp_transport'));
+  // A file has no capture time to report: no showinfo, arrival times.
+  assert.ok(!file.includes('-copyts') && !file.includes('-use_wallclock_as_timestamps'));
+  assert.equal(file[file.indexOf('-vf') + 1], 'scale=64:48');
+  assert.equal(file[file.indexOf('-loglevel') + 1], 'error');
   assert.equal(file[file.indexOf('-i') + 1], 'file:/data/line:2.mp4');
   assert.deepEqual(file.slice(-5), ['-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1']);
 
@@ -127,6 +135,9 @@ test('RTSP camera: JPEG frames of its size; killed and restarted, health shows t
   let last = first;
   for (let i = 0; i < 5; i++) last = await within(5_000, 'more RTSP frames', next(frames));
   assert.ok(last.seq > first.seq);
+  // Stamped when ffmpeg read them off the network, before it parsed and decoded them.
+  assert.equal(last.timeSource, 'receive');
+  assert.ok(last.capturedAt < systemClock.now());
   assert.equal(source.health().state, 'streaming');
 
   await camera.kill();
@@ -163,6 +174,7 @@ test('video file as fast as possible: exactly its 50 frames, then the source end
   assert.equal(got.length + source.counters.superseded, 50);
   assert.equal(source.counters.decodeErrors, 0);
   assert.equal(h.reconnects, 0);
+  assert.ok(got.every((f) => f.timeSource === 'arrival'), 'a file has no capture times');
   const meta = await sharp(got.at(-1)!.image.data).metadata();
   assert.deepEqual([meta.width, meta.height], [320, 240]);
   assert.ok(allExited(children));
