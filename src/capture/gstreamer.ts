@@ -1,14 +1,20 @@
 // A camera read through a GStreamer pipeline run by gst-launch-1.0 as a child process: Jetson
 // CSI cameras (nvarguscamerasrc), GigE Vision (aravissrc), hardware decoders. The configured
-// pipeline ends in raw video; Linesight appends `jpegenc ! fdsink fd=1` and splits stdout into
-// JPEGs. StreamSource reconnects when the process exits.
+// pipeline ends in raw video; Linesight appends `jpegenc ! identity ! fdsink fd=3` and splits
+// that pipe into JPEGs, while gst-launch's own output gives each frame's capture time
+// (gstreamer-times.ts). StreamSource reconnects when the process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { killOnExit, stopChild } from './child-process.js';
 import type { Clock } from '../clock.js';
 import type { GstreamerSourceConfig } from '../config/schema.js';
 import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { CaptureStamp } from './capture-time.js';
+import { GstTimes, timeElement } from './gstreamer-times.js';
+import { Inbox } from './inbox.js';
 import { JpegSplitter } from './jpeg-stream.js';
+import { StampPairer } from './stamp-pairer.js';
 import { StreamSource, type SessionFrame } from './stream-source.js';
 
 const launchProgram = 'gst-launch-1.0';
@@ -78,7 +84,29 @@ export function launchArgs(config: GstreamerSourceConfig): string[] {
   const pipeline = splitPipeline(config.pipeline);
   // "… ! videoconvert !" is an easy slip when the pipeline is written to have something appended.
   if (pipeline.at(-1) === '!') pipeline.pop();
-  return ['-q', '-e', ...pipeline, '!', 'jpegenc', `quality=${config.jpegQuality}`, '!', 'fdsink', 'fd=1'];
+  // -v prints the identity's report of each JPEG (size, pts) on stdout, so the JPEGs take fd 3.
+  return ['-e', '-v', ...pipeline, '!', 'jpegenc', `quality=${config.jpegQuality}`, '!', 'identity', `name=${timeElement}`, 'silent=false', '!', 'fdsink', 'fd=3'];
+}
+
+/** The environment gst-launch-1.0 runs in: the debug line with the base time, in English, without colour codes. */
+export function launchEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  // Appended: a category named later wins, so a GST_DEBUG set for troubleshooting still works.
+  const debug = env.GST_DEBUG ? `${env.GST_DEBUG},pipeline:5` : 'pipeline:5';
+  return { ...env, GST_DEBUG: debug, GST_DEBUG_NO_COLOR: '1', LANGUAGE: 'en' };
+}
+
+/** Elements whose buffers are stamped when they reach this box rather than when the camera took them. */
+const receivingElements = new Set(['rtspsrc', 'udpsrc', 'tcpclientsrc', 'souphttpsrc', 'srtsrc', 'srtclientsrc', 'rtmpsrc', 'rtmp2src', 'ristsrc', 'uridecodebin', 'uridecodebin3', 'urisourcebin']);
+
+/**
+ * What the pipeline's buffer timestamps mean: the camera's clock, or the moment the data reached
+ * the box. rtspsrc with ntp-sync=true maps RTP time to the camera's clock through RTCP; without
+ * it, and for other network sources, the timestamp is taken on arrival.
+ */
+export function pipelineTimeSource(pipeline: readonly string[]): CaptureStamp['source'] {
+  const first = firstElement(pipeline) ?? (/^[a-z][a-z0-9+.-]*:\/\//i.test(pipeline[0] ?? '') ? 'uridecodebin' : undefined);
+  if (first === 'rtspsrc') return pipeline.some((p) => /^ntp-sync=(true|1|yes)$/i.test(p)) ? 'camera' : 'receive';
+  return first !== undefined && receivingElements.has(first) ? 'receive' : 'camera';
 }
 
 /** The source element (`nvarguscamerasrc sensor-id=0 ! …` → nvarguscamerasrc); none for URIs, bins, caps. */
@@ -86,12 +114,12 @@ export function firstElement(pipeline: readonly string[]): string | undefined {
   return /^([A-Za-z][A-Za-z0-9_+-]*)(?:!|$)/.exec(pipeline[0] ?? '')?.[1];
 }
 
-/** What gst-launch wrote to stderr; its first ERROR (or WARNING) line says why the pipeline stopped. */
+/** What gst-launch wrote to stderr (debug lines aside); its first ERROR (or WARNING) line says why the pipeline stopped. */
 class StderrTail {
   #text = '';
 
-  push(chunk: Buffer): void {
-    this.#text = (this.#text + chunk.toString('utf8')).slice(-stderrKeep);
+  push(line: string): void {
+    this.#text = (this.#text + line + '\n').slice(-stderrKeep);
   }
 
   reason(): string {
@@ -120,25 +148,28 @@ function runCommand(program: string, args: string[], clock: Clock): Promise<Exit
   });
 }
 
-/** One gst-launch-1.0 process: its stdout is the JPEG stream. */
+/** One gst-launch-1.0 process: fd 3 is the JPEG stream, stdout and stderr its reports. */
 class LaunchedPipeline {
   readonly child: ChildProcess;
   readonly stderr = new StderrTail();
-  /** Settles once the process is gone and stderr is read to its end. */
+  /** Settles once the process is gone and its pipes are read to their end. */
   readonly closed: Promise<Exit>;
   readonly #clock: Clock;
   #ending: Promise<void> | undefined;
 
   constructor(args: string[], clock: Clock) {
     this.#clock = clock;
-    this.child = spawn(launchProgram, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(launchProgram, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env: launchEnv() });
     killOnExit(this.child);
-    this.child.stderr!.on('data', (d: Buffer) => this.stderr.push(d));
     let error: Error | undefined;
     this.closed = new Promise((resolve) => {
       this.child.once('error', (err) => (error = err));
       this.child.once('close', (code, signal) => resolve({ code, signal, ...(error ? { error } : {}) }));
     });
+  }
+
+  get jpegs(): Readable {
+    return this.child.stdio[3] as Readable;
   }
 
   /**
@@ -191,17 +222,32 @@ export class GstreamerSource extends StreamSource {
     const args = launchArgs(this.#config);
     this.log.debug({ camera: this.camera, args: args.join(' ') }, 'starting gst-launch-1.0');
     const gst = new LaunchedPipeline(args, this.clock);
-    // stdout is read to its end even after an abort: closing it early would kill gst-launch with
-    // SIGPIPE in the middle of the end of stream that closes the camera properly.
+    // The pipes are read to their end even after an abort: closing them early would kill
+    // gst-launch with SIGPIPE in the middle of the end of stream that closes the camera properly.
     const onAbort = () => void gst.end();
     signal.addEventListener('abort', onAbort, { once: true });
+    // Images (fd 3) and their times (stdout, stderr) meet here; the session yields what comes out.
+    const frames = new Inbox<SessionFrame>();
+    const pairer = new StampPairer((f) => frames.push(f), this.clock);
+    pairer.onGiveUp = (why) => this.log.warn({ camera: this.camera, why }, 'GStreamer frame times lost; arrival times until the next session');
+    const times = new GstTimes((s) => pairer.stamp(s), (line) => gst.stderr.push(line), pipelineTimeSource(splitPipeline(this.#config.pipeline)));
+    times.onUnusable = (why) => this.log.warn({ camera: this.camera, why }, 'no GStreamer frame times; using arrival times');
+    gst.child.stdout!.setEncoding('utf8').on('data', (d: string) => times.stdout(d));
+    gst.child.stderr!.setEncoding('utf8').on('data', (d: string) => times.stderr(d));
     const splitter = new JpegSplitter();
     let corruptSeen = 0;
+    gst.jpegs.on('data', (chunk: Buffer) => {
+      if (signal.aborted) return;
+      for (const data of splitter.push(chunk)) pairer.image({ kind: 'encoded', data });
+      for (; corruptSeen < splitter.corrupt; corruptSeen++) this.decodeError('gst-launch-1.0 wrote a malformed JPEG');
+    });
+    void gst.closed.then(() => {
+      pairer.end();
+      frames.end();
+    });
     try {
-      for await (const chunk of gst.child.stdout! as AsyncIterable<Buffer>) {
-        if (signal.aborted) continue;
-        for (const data of splitter.push(chunk)) yield { image: { kind: 'encoded', data } };
-        for (; corruptSeen < splitter.corrupt; corruptSeen++) this.decodeError('gst-launch-1.0 wrote a malformed JPEG');
+      for await (const frame of frames.drain()) {
+        if (!signal.aborted) yield frame;
       }
       const exit = await gst.closed;
       if (signal.aborted) return;
@@ -212,6 +258,7 @@ export class GstreamerSource extends StreamSource {
       throw new Error(`${launchProgram} ${how}${why ? `: ${why}` : ''}`);
     } finally {
       signal.removeEventListener('abort', onAbort);
+      pairer.end();
       await gst.end();
     }
   }

@@ -215,12 +215,16 @@ export abstract class StreamSource implements FrameSource {
     w?.();
   }
 
-  /** Counted every time; logged once per source, since a camera with a wrong clock is wrong on every frame. */
+  /**
+   * Counted every time; logged once per source: a camera clock that is off is off on every frame,
+   * and rtspsrc's jitter buffer puts its first second of frames up to ~60 ms in the future while
+   * it learns the network delay.
+   */
   #rejected(why: string): void {
     this.counters.captureTimesRejected++;
     if (this.#rejectionLogged) return;
     this.#rejectionLogged = true;
-    this.log.warn({ camera: this.camera, why }, 'camera timestamp implausible; using arrival times for such frames (is the camera clock synchronised?)');
+    this.log.warn({ camera: this.camera, why }, 'camera timestamp implausible; such frames use their arrival time (a camera clock not synchronised, or timestamps still settling after connecting)');
   }
 
   async *frames(): AsyncGenerator<Frame> {

@@ -1,10 +1,11 @@
-// Reading frame times from the camera programs' output (ffmpeg's showinfo lines) and pairing
-// them with the images, on the fake clock.
+// Reading frame times from the camera programs' output (ffmpeg's showinfo lines, gst-launch's
+// identity reports and base time) and pairing them with the images, on the fake clock.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ShowinfoTimes, parseShowinfo } from '../../src/capture/ffmpeg-times.js';
 import type { FrameImage } from '../../src/capture/frame.js';
-import { StampPairer } from '../../src/capture/stamp-pairer.js';
+import { GstTimes, isGstDebugLine, parseGstLine, parseGstTime } from '../../src/capture/gstreamer-times.js';
+import { StampPairer, type ReadStamp } from '../../src/capture/stamp-pairer.js';
 import type { SessionFrame } from '../../src/capture/stream-source.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
@@ -47,6 +48,69 @@ test('ShowinfoTimes: frames before the time base line have no time', () => {
   const reader = new ShowinfoTimes((ms) => times.push(ms), () => {});
   reader.push(`${showinfoFrame(0, '900')}\n${showinfoConfig}\n${showinfoFrame(1, '900')}\n`);
   assert.deepEqual(times, [undefined, 10]);
+});
+
+// Lines as gst-launch-1.0 1.22 writes them with -v and GST_DEBUG=pipeline:5.
+const gstBuffer = (bytes: number, pts: string) =>
+  `/GstPipeline:pipeline0/GstIdentity:linesight_time: last-message = chain   ******* (linesight_time:sink) (${bytes} bytes, dts: ${pts}, pts: ${pts}, duration: 0:00:00.033333333, offset: -1, offset_end: -1, flags: 00004240 discont marker tag-memory , meta: none) 0x55e1a4ba26c0`;
+const gstBase = '0:00:00.424938258  7355 0x557533e67e40 DEBUG               pipeline gstpipeline.c:494:gst_pipeline_change_state:<pipeline0> start_time=0:00:00.000000000, now=0:06:13.796567843, base_time 0:06:13.796567843';
+
+test('GStreamer times: H:MM:SS.nnnnnnnnn in ms, "none"; identity reports, the base time, the clock', () => {
+  assert.equal(parseGstTime('0:06:13.796567843'), 373_796.567843);
+  assert.equal(parseGstTime('1234:00:00.000000001'), 1234 * 3_600_000 + 1e-6);
+  assert.equal(parseGstTime('none'), undefined);
+  assert.equal(parseGstTime('99:99:99.999999999'), undefined);
+  assert.deepEqual(parseGstLine(gstBuffer(9423, '0:00:00.002972728')), { kind: 'buffer', bytes: 9423, ptsMs: 2.972728 });
+  assert.deepEqual(parseGstLine(gstBuffer(9423, 'none')), { kind: 'buffer', bytes: 9423, ptsMs: undefined });
+  assert.deepEqual(parseGstLine(gstBase), { kind: 'base', ms: 373_796.567843 });
+  assert.deepEqual(parseGstLine('New clock: GstSystemClock'), { kind: 'clock', name: 'GstSystemClock' });
+  assert.equal(parseGstLine('/GstPipeline:pipeline0/GstIdentity:identity0: last-message = chain   ******* (identity0:sink) (9 bytes, dts: none, pts: 0:00:00.1, duration'), undefined, 'another identity');
+  assert.equal(parseGstLine('/GstPipeline:pipeline0/GstIdentity:linesight_time: last-message = event   ******* (linesight_time:sink) E (type: eos (28174), ) 0x7f1b'), undefined);
+  assert.ok(isGstDebugLine(gstBase));
+  assert.ok(!isGstDebugLine('ERROR: from element /GstPipeline:pipeline0/GstRTSPSrc:rtspsrc0: Could not open resource for reading and writing.'));
+});
+
+test('GstTimes: frames reported before the clock and base time wait for them; then base + pts on the monotonic clock, with the JPEG size', () => {
+  const stamps: ReadStamp[] = [];
+  const other: string[] = [];
+  const times = new GstTimes((s) => stamps.push(s), (line) => other.push(line), 'receive');
+  times.stdout(`Setting pipeline to PLAYING ...\n${gstBuffer(100, '0:00:00.100000000')}\n`);
+  assert.equal(stamps.length, 0, 'no base time yet');
+  times.stdout('New clock: GstSystemClock\n');
+  times.stderr(`${gstBase}\nWARNING: from element /GstPipeline:pipeline0/GstRTSPSrc:rtspsrc0: Could not read from resource.\n0:00:01.1 7355 0x5575 DEBUG pipeline gstpipeline.c:506:gst_pipeline_change_state:<pipeline0> NOT adjusting base_time\n`);
+  times.stdout(gstBuffer(200, '0:00:00.200000000') + '\n' + gstBuffer(300, 'none') + '\n');
+  assert.deepEqual(stamps, [
+    { bytes: 100, stamp: { clock: 'mono', ms: 373_796.567843 + 100, source: 'receive' } },
+    { bytes: 200, stamp: { clock: 'mono', ms: 373_796.567843 + 200, source: 'receive' } },
+    { bytes: 300, stamp: undefined },
+  ]);
+  assert.deepEqual(other, ['WARNING: from element /GstPipeline:pipeline0/GstRTSPSrc:rtspsrc0: Could not read from resource.']);
+});
+
+test('GstTimes: another pipeline clock, or no base time, gives frames without times (sizes still reported) and says why once', () => {
+  const audio: ReadStamp[] = [];
+  const whyAudio: string[] = [];
+  const a = new GstTimes((s) => audio.push(s), () => {}, 'camera');
+  a.onUnusable = (why) => whyAudio.push(why);
+  a.stdout(`New clock: GstPulseSrcClock\n${gstBuffer(10, '0:00:00.1')}\n`);
+  a.stderr(gstBase + '\n');
+  a.stdout(gstBuffer(11, '0:00:00.200000000') + '\n');
+  assert.deepEqual(audio, [
+    { bytes: 10, stamp: undefined },
+    { bytes: 11, stamp: undefined },
+  ]);
+  assert.deepEqual(whyAudio, ['the pipeline runs on GstPulseSrcClock, not GstSystemClock']);
+
+  const nodebug: ReadStamp[] = [];
+  const whyNoDebug: string[] = [];
+  const b = new GstTimes((s) => nodebug.push(s), () => {}, 'camera', 2);
+  b.onUnusable = (why) => whyNoDebug.push(why);
+  b.stdout('New clock: GstSystemClock\n');
+  for (let i = 1; i <= 4; i++) b.stdout(gstBuffer(i, `0:00:00.${i}00000000`) + '\n');
+  assert.deepEqual(nodebug.map((s) => s.bytes), [1, 2, 3, 4], 'every frame still reported, in order');
+  assert.ok(nodebug.every((s) => s.stamp === undefined));
+  assert.match(whyNoDebug.join(), /no base time/);
+  assert.equal(whyNoDebug.length, 1);
 });
 
 const jpeg = (bytes: number): FrameImage => ({ kind: 'encoded', data: new Uint8Array(bytes) });

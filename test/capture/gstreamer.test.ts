@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import type { Frame } from '../../src/capture/frame.js';
-import { GstreamerSource, firstElement, launchArgs, splitPipeline } from '../../src/capture/gstreamer.js';
+import { GstreamerSource, firstElement, launchArgs, launchEnv, pipelineTimeSource, splitPipeline } from '../../src/capture/gstreamer.js';
 import { OpencvSource, openCvInstallHint, type OpenCv, type OpenCvMat } from '../../src/capture/opencv.js';
 import type { FrameSource } from '../../src/capture/source.js';
 import { systemClock } from '../../src/clock.js';
@@ -143,10 +143,27 @@ describe('splitPipeline and the gst-launch command line', () => {
     assert.throws(() => splitPipeline('capsfilter caps="video/x-raw'), (err) => isLinesightError(err, 'LS_ERR_SOURCE_CONFIG') && /unterminated " quote/.test(err.message));
   });
 
-  test('appends the JPEG encoder at the configured quality and the stdout sink; a trailing "!" is forgiven', () => {
+  test('appends the JPEG encoder at the configured quality, the identity that reports each JPEG, and the fd 3 sink; a trailing "!" is forgiven', () => {
     const args = launchArgs(gstConfig({ pipeline: 'videotestsrc ! videoconvert !', jpegQuality: 75 }));
-    assert.deepEqual(args, ['-q', '-e', 'videotestsrc', '!', 'videoconvert', '!', 'jpegenc', 'quality=75', '!', 'fdsink', 'fd=1']);
+    assert.deepEqual(args, ['-e', '-v', 'videotestsrc', '!', 'videoconvert', '!', 'jpegenc', 'quality=75', '!', 'identity', 'name=linesight_time', 'silent=false', '!', 'fdsink', 'fd=3']);
     assert.ok(launchArgs(gstConfig({ pipeline: 'videotestsrc' })).includes('quality=90'));
+  });
+
+  test('environment: the pipeline debug category added to any GST_DEBUG, English messages', () => {
+    assert.equal(launchEnv({}).GST_DEBUG, 'pipeline:5');
+    assert.equal(launchEnv({ GST_DEBUG: '*:3' }).GST_DEBUG, '*:3,pipeline:5');
+    assert.equal(launchEnv({}).LANGUAGE, 'en');
+    assert.equal(launchEnv({}).GST_DEBUG_NO_COLOR, '1');
+  });
+
+  test('what buffer timestamps mean: a camera\'s clock, or receipt for network sources (rtspsrc unless ntp-sync=true)', () => {
+    const of = (p: string) => pipelineTimeSource(splitPipeline(p));
+    assert.equal(of('rtspsrc location=rtsp://cam/1 latency=0 ! rtph264depay ! avdec_h264'), 'receive');
+    assert.equal(of('rtspsrc location=rtsp://cam/1 ntp-sync=true ! rtph264depay ! avdec_h264'), 'camera');
+    assert.equal(of('souphttpsrc location=http://cam/mjpg ! multipartdemux ! jpegdec'), 'receive');
+    assert.equal(of('v4l2src device=/dev/video0 ! videoconvert'), 'camera');
+    assert.equal(of('nvarguscamerasrc sensor-id=0 ! nvvidconv'), 'camera');
+    assert.equal(of('aravissrc camera-name=10.0.0.5 ! videoconvert'), 'camera');
   });
 
   test('the source element is the first word; URIs, bins and caps are not checked', () => {
@@ -171,6 +188,11 @@ describe('GstreamerSource', () => {
     const frames = await takeFrames(source, 3, 15_000);
     for (const f of frames) assert.deepEqual(await decoded(f), { format: 'jpeg', width: 320, height: 240, channels: 3 });
     assert.ok(frames[2]!.seq > frames[0]!.seq);
+    // The pipeline's own timestamps (base time + pts on the monotonic clock), in order, before arrival.
+    assert.deepEqual(frames.map((f) => f.timeSource), ['camera', 'camera', 'camera']);
+    assert.ok(frames[0]!.capturedAt < frames[1]!.capturedAt && frames[1]!.capturedAt < frames[2]!.capturedAt);
+    assert.ok(frames[2]!.capturedAt <= systemClock.now());
+    assert.equal(source.health().timeSource, 'camera');
     assert.equal(source.health().state, 'streaming');
 
     const pids = processesWith(marker);
