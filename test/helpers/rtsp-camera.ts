@@ -1,6 +1,7 @@
 // A real RTSP camera for tests: test/fixtures/rtsp-server.py (gst-rtsp-server) on a free
 // loopback port, run by Debian's python3, which has the GObject bindings (the pyenv one first
-// on PATH does not).
+// on PATH does not). With `stamped`, the benchmark's camera instead, whose frames carry their
+// capture time (benchmarks/fixtures/stamp.ts reads it back; frames at least 768 pixels wide).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort, repo } from './env.js';
@@ -22,12 +23,15 @@ export interface RtspCameraOptions {
   height?: number;
   fps?: number;
   mount?: string;
+  /** benchmarks/fixtures/stamped-rtsp-camera.py: the capture time in every frame (mount /cam). */
+  stamped?: boolean;
 }
 
 type TestContext = { after: (fn: () => void | Promise<void>) => void };
 
 const python = '/usr/bin/python3';
 const script = join(repo, 'test', 'fixtures', 'rtsp-server.py');
+const stampedScript = join(repo, 'benchmarks', 'fixtures', 'stamped-rtsp-camera.py');
 
 /** Resolves on the fixture's "ready" line; rejects with its stderr if it exits or stays silent. */
 function waitReady(proc: ChildProcess, ms: number): Promise<void> {
@@ -58,12 +62,14 @@ function waitReady(proc: ChildProcess, ms: number): Promise<void> {
 }
 
 export async function startRtspCamera(t: TestContext, options: RtspCameraOptions = {}): Promise<RtspCamera> {
-  const { width = 640, height = 480, fps = 10, mount = '/cam' } = options;
+  const { width = 640, height = 480, fps = 10, stamped = false } = options;
+  const mount = stamped ? '/cam' : (options.mount ?? '/cam');
   const port = await freePort();
   let proc!: ChildProcess;
 
   const launch = async () => {
-    proc = spawn(python, [script, String(port), mount, String(width), String(height), String(fps)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = stamped ? [stampedScript, String(port), String(width), String(height), String(fps)] : [script, String(port), mount, String(width), String(height), String(fps)];
+    proc = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     // Even if the test run is cut short, no camera outlives it.
     const reap = () => proc.kill('SIGKILL');
     process.once('exit', reap);
