@@ -28,11 +28,15 @@ export interface CaptureStamp {
 export interface CaptureTimeLimits {
   /** A frame older than this on arrival: the stamp is taken as wrong (a camera clock off by minutes). */
   maxAgeMs: number;
-  /** A stamp later than arrival by more than this is wrong; by less, it is a camera clock a little ahead, and the frame counts as taken on arrival. */
+  /**
+   * A stamp later than arrival by more than this is wrong. By less, the frame counts as taken on
+   * arrival: a camera clock a little ahead, or rtspsrc's jitter buffer, whose smoothed timestamps
+   * run up to ~60 ms ahead of the packets for a while after connecting and in bursts after that.
+   */
   maxAheadMs: number;
 }
 
-export const defaultCaptureTimeLimits: CaptureTimeLimits = { maxAgeMs: 5_000, maxAheadMs: 20 };
+export const defaultCaptureTimeLimits: CaptureTimeLimits = { maxAgeMs: 5_000, maxAheadMs: 100 };
 
 export interface CaptureTime {
   /** Monotonic ms (Clock.now) at capture. */

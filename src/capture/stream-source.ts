@@ -215,16 +215,12 @@ export abstract class StreamSource implements FrameSource {
     w?.();
   }
 
-  /**
-   * Counted every time; logged once per source: a camera clock that is off is off on every frame,
-   * and rtspsrc's jitter buffer puts its first second of frames up to ~60 ms in the future while
-   * it learns the network delay.
-   */
+  /** Counted every time; logged once per source: a camera clock that is off is off on every frame. */
   #rejected(why: string): void {
     this.counters.captureTimesRejected++;
     if (this.#rejectionLogged) return;
     this.#rejectionLogged = true;
-    this.log.warn({ camera: this.camera, why }, 'camera timestamp implausible; such frames use their arrival time (a camera clock not synchronised, or timestamps still settling after connecting)');
+    this.log.warn({ camera: this.camera, why }, 'camera timestamp implausible; such frames use their arrival time (is the camera clock synchronised with this box?)');
   }
 
   async *frames(): AsyncGenerator<Frame> {
