@@ -8,14 +8,15 @@
 // survives as the frame's pts, and a showinfo filter last in the chain prints it, one line per
 // frame and in order, just before the frame goes to the encoder:
 //
-//   [Parsed_showinfo_1 @ 0x55c46783c8c0] config in time_base: 1/90000, frame_rate: 10/1
-//   [Parsed_showinfo_1 @ 0x55c46783c8c0] n:   0 pts:161657548869012 pts_time:1.79619e+09 …
+//   [Parsed_showinfo_1 @ 0x55c46783c8c0] [info] config in time_base: 1/90000, frame_rate: 10/1
+//   [Parsed_showinfo_1 @ 0x55c46783c8c0] [info] n:   0 pts:161657548869012 pts_time:1.79619e+09 …
 //
-// pts_time is printed with six significant digits, so the time is pts × time_base.
+// ([info] with -loglevel level+info.) pts_time is printed with six significant digits, so the
+// time is pts × time_base.
 
 export type ShowinfoLine = { kind: 'timebase'; num: number; den: number } | { kind: 'frame'; n: number; pts: number | null };
 
-const prefix = /^\[Parsed_showinfo_\d+ @ (?:0x)?[0-9a-f]+\] /i;
+const prefix = /^\[Parsed_showinfo_\d+ @ (?:0x)?[0-9a-f]+\] (?:\[info\] )?/i;
 
 /** What a stderr line says, if it is showinfo's; undefined for every other line. */
 export function parseShowinfo(line: string): ShowinfoLine | undefined {

@@ -85,8 +85,9 @@ export function receiveTimes(config: FfmpegSourceConfig): boolean {
 export function ffmpegArgs(config: FfmpegSourceConfig, version?: FfmpegVersion): string[] {
   const input = classifyInput(config.url);
   const timed = receiveTimes(config);
-  // showinfo reports at level info; error otherwise, so the stderr tail is the reason for a failure.
-  const args = ['-hide_banner', '-loglevel', timed ? 'info' : 'error', '-nostats', '-nostdin'];
+  // showinfo reports at level info; error otherwise. Each line is tagged with its level, so the
+  // stderr tail that explains a failure leaves out the info lines.
+  const args = ['-hide_banner', '-loglevel', timed ? 'level+info' : 'level+error', '-nostats', '-nostdin'];
   if (input.kind === 'network' || input.kind === 'device') {
     // Live: hand over each frame as soon as it is decoded rather than smoothing jitter. Before
     // -i, low_delay reaches the decoder: no reordering delay for an H.264 stream whose SPS does
@@ -203,12 +204,14 @@ class RawFramer implements Framer {
   }
 }
 
-/** The last lines ffmpeg wrote to stderr (other than frame times), without its "[tcp @ 0x…]" prefixes. */
+/** The last errors ffmpeg wrote to stderr, without its "[tcp @ 0x…] [error]" prefixes. */
 class StderrTail {
   readonly #lines: string[] = [];
 
   push(line: string): void {
-    const text = line.replace(/^\[[^\]]* @ 0x[0-9a-f]+\]\s*/i, '').trim();
+    // Tagged lines below error (-loglevel level+…): stream details, stats, the scaler's warnings.
+    if (/^(\[[^\]]* @ (0x)?[0-9a-f]+\]\s*)*\[(warning|info|verbose|debug|trace)\]/i.test(line)) return;
+    const text = line.replace(/^(\[[^\]]* @ (0x)?[0-9a-f]+\]\s*)*(\[(error|fatal|panic)\]\s*)?/i, '').trim();
     if (!text) return;
     this.#lines.push(text);
     if (this.#lines.length > stderrLines) this.#lines.shift();

@@ -85,7 +85,7 @@ test('command line: live inputs get low-latency flags, files -re/-stream_loop, c
   const rtsp = ffmpegArgs(sourceConfig({ url: 'rtsp://cam/1', rtspTransport: 'udp', inputOptions: { stimeout: 2000000 }, ratePerSec: 5, width: 320, height: 240 }));
   const i = rtsp.indexOf('-i');
   // Network input: each frame's receive time, printed by showinfo (hence level info) and kept by -copyts.
-  assert.deepEqual(rtsp.slice(0, 3), ['-hide_banner', '-loglevel', 'info']);
+  assert.deepEqual(rtsp.slice(0, 3), ['-hide_banner', '-loglevel', 'level+info']);
   assert.ok(rtsp.indexOf('-use_wallclock_as_timestamps') < i && rtsp[rtsp.indexOf('-use_wallclock_as_timestamps') + 1] === '1');
   assert.ok(rtsp.indexOf('-copyts') > i);
   assert.ok(rtsp.includes('-nostdin'));
@@ -114,7 +114,7 @@ test('command line: live inputs get low-latency flags, files -re/-stream_loop, c
   // A file has no capture time to report: no showinfo, arrival times.
   assert.ok(!file.includes('-copyts') && !file.includes('-use_wallclock_as_timestamps'));
   assert.equal(file[file.indexOf('-vf') + 1], 'scale=64:48');
-  assert.equal(file[file.indexOf('-loglevel') + 1], 'error');
+  assert.equal(file[file.indexOf('-loglevel') + 1], 'level+error');
   assert.equal(file[file.indexOf('-i') + 1], 'file:/data/line:2.mp4');
   assert.deepEqual(file.slice(-5), ['-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1']);
 

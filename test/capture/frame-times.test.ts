@@ -21,6 +21,9 @@ test('showinfo lines: the input time base, and each frame\'s number and pts; eve
   assert.equal(parseShowinfo('[Parsed_showinfo_1 @ 0x55c46783c8c0] config out time_base: 0/0, frame_rate: 0/0'), undefined);
   assert.equal(parseShowinfo('[rtsp @ 0x5574] method DESCRIBE failed: 404 Not Found'), undefined);
   assert.equal(parseShowinfo('n:   0 pts:      0'), undefined, 'only with the filter\'s prefix');
+  // With -loglevel level+info each line carries its level.
+  assert.deepEqual(parseShowinfo('[Parsed_showinfo_2 @ 0x55f7bfb81b80] [info] n:  12 pts:   1080000 pts_time:12 pos: -1'), { kind: 'frame', n: 12, pts: 1080000 });
+  assert.deepEqual(parseShowinfo('[Parsed_showinfo_2 @ 0x55f7bfb81b80] [info] config in time_base: 1/1000000, frame_rate: 30/1'), { kind: 'timebase', num: 1, den: 1000000 });
 });
 
 test('ShowinfoTimes: lines split anywhere across chunks; pts × time base in ms; other lines go on, showinfo\'s extra lines do not', () => {
