@@ -32,6 +32,8 @@ export interface Verdict {
   timings: VerdictTimings;
   /** When the frame was captured; null when a triggered part got no frame. */
   capturedAt: string | null;
+  /** What capturedAt is based on: the camera's clock, the packet's arrival at the box, or the frame's arrival in Linesight (capture-time.ts). */
+  captureTimeSource: 'camera' | 'receive' | 'arrival' | null;
   /** Triggered parts: when the trigger came (the part's clock starts here). */
   triggeredAt?: string;
   decidedAt: string;

@@ -72,6 +72,7 @@ export function buildVerdict(part: Part, kind: VerdictKind, extra: VerdictDetail
     deadlineMet: kind !== 'timeout' && now <= part.deadline,
     timings,
     capturedAt: part.noFrame ? null : new Date(part.frame.capturedWall).toISOString(),
+    captureTimeSource: part.noFrame ? null : part.frame.timeSource ?? 'arrival',
     ...(part.triggeredWall !== undefined ? { triggeredAt: new Date(part.triggeredWall).toISOString() } : {}),
     decidedAt: new Date(toWall(clock, now)).toISOString(),
     ...(extra.error ? { error: extra.error } : {}),

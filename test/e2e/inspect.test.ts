@@ -32,7 +32,7 @@ function config(path: string, extra: Record<string, unknown> = {}) {
   );
 }
 
-const documentedFields = ['id', 'line', 'camera', 'partId', 'seq', 'verdict', 'action', 'label', 'score', 'scores', 'model', 'budgetMs', 'deadlineMet', 'timings', 'capturedAt', 'decidedAt'];
+const documentedFields = ['id', 'line', 'camera', 'partId', 'seq', 'verdict', 'action', 'label', 'score', 'scores', 'model', 'budgetMs', 'deadlineMet', 'timings', 'capturedAt', 'captureTimeSource', 'decidedAt'];
 
 test('the bundled parts over the embedded broker: one verdict per part, expected verdicts, health, readiness, metrics', async (t) => {
   const readyz: Array<{ stage: string; status: number; body: any }> = [];
