@@ -189,8 +189,20 @@ test('a new version that errors in its first parts is rolled back automatically'
   makeVersion(models, '1.4.0', (m) => (m.input.normalize.scale = 1e308));
   const { app, verdicts, nextWith } = appWith(t, models, tempDir(t), { models: { autoRollback: { parts: 10, maxFailureRate: 0.2 } } });
   await app.start();
+  const firstBad = nextWith('1.4.0');
   await app.models.activate('cam1', 'label-orientation@1.4.0');
-  const backOn100 = await nextWith('1.0.0');
+  const after = (await firstBad).seq;
+  // Parts in flight at the switch finish on 1.0.0: the rollback is the first 1.0.0 verdict after 1.4.0 served.
+  const backOn100 = await new Promise<Verdict>((resolve) => {
+    const seen = verdicts.find((v) => v.model?.version === '1.0.0' && v.seq > after);
+    if (seen) return resolve(seen);
+    const off = app.bus.on('verdict', (v) => {
+      if (v.model?.version === '1.0.0' && v.seq > after) {
+        off();
+        resolve(v);
+      }
+    });
+  });
   const bad = verdicts.filter((v) => v.model?.version === '1.4.0');
   assert.ok(bad.length >= 3 && bad.every((v) => v.verdict === 'error'), JSON.stringify(bad.map((v) => v.verdict)));
   assert.match(bad[0]!.error!.message, /non-finite scores/);
