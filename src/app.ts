@@ -49,6 +49,8 @@ export class App {
   readonly pool: InferencePool;
   readonly stations: Station[] = [];
   readonly publishers: Publisher[] = [];
+  /** External trigger inputs (MQTT, GPIO) by station, for metrics. */
+  readonly #triggers = new Map<string, Trigger>();
   readonly #write: ((line: string) => void) | undefined;
   readonly #onStage: AppDeps['onStage'];
   #registry: ModelRegistry | undefined;
@@ -139,7 +141,7 @@ export class App {
         line: config.line,
         config: sc,
         source: createSource(sc.id, sc.source, { clock: this.clock, log: log.child({ camera: sc.id }) }),
-        trigger: this.#trigger(sc),
+        trigger: this.#remember(sc.id, this.#trigger(sc)),
         pool: this.pool,
         bus: this.bus,
         clock: this.clock,
@@ -222,6 +224,11 @@ export class App {
     await this.#onStage?.('running');
   }
 
+  #remember(station: string, trigger: Trigger | undefined): Trigger | undefined {
+    if (trigger) this.#triggers.set(station, trigger);
+    return trigger;
+  }
+
   #trigger(sc: StationConfig): Trigger | undefined {
     const t = sc.trigger;
     const log = this.log.child({ camera: sc.id, component: 'trigger' });
@@ -259,6 +266,8 @@ export class App {
         pool: () => this.pool.stats,
         threads: () => this.pool.threadReport(),
         estimates: () => this.pool.estimates,
+        triggers: () =>
+          [...this.#triggers].map(([camera, t]) => ({ camera, kind: t.kind, up: t.health?.().ok ?? true, ...(t.stats?.() ?? { fired: 0, repeats: 0, restarts: 0 }) })),
         publishers: () => this.publishers.map((p) => ({ name: p.name, ...p.health() })),
         cameras: () => this.stations.map((s) => ({ camera: s.id, ...s.status().source })),
         models: () =>

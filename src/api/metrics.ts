@@ -7,6 +7,7 @@ export interface MetricsSources {
   pool: () => { workers: number; running: number; queued: number; crashed: number; hung: number; refused: number; shed: number };
   threads: () => Array<{ threadId: number; resident: string[]; warming: boolean }>;
   estimates: () => Array<{ model: string; size: string; ms: number }>;
+  triggers: () => Array<{ camera: string; kind: string; up: boolean; fired: number; repeats: number; restarts: number }>;
   publishers: () => Array<{ name: string; connected: boolean; pending: number }>;
   models: () => Array<{ camera: string; name: string; version: string; provider: string }>;
   cameras: () => Array<{ camera: string; state: string; fps: number; reconnects: number; framesEmitted: number }>;
@@ -98,6 +99,14 @@ export function createMetrics(bus: EventBus, sources: MetricsSources): Registry 
   sampled('linesight_model_info', 'The model version each camera serves (value 1), with the execution provider in use.', ['camera', 'model', 'version', 'provider'], () =>
     sources.models().map((m) => [{ camera: m.camera, model: m.name, version: m.version, provider: m.provider }, 1]),
   );
+  sampled('linesight_trigger_up', '1 while the camera\'s MQTT or GPIO trigger input can deliver parts.', ['camera', 'kind'], () =>
+    sources.triggers().map((t) => [{ camera: t.camera, kind: t.kind }, t.up ? 1 : 0]),
+  );
+  sampled('linesight_trigger_parts', 'Parts the trigger input announced since start.', ['camera', 'kind'], () => sources.triggers().map((t) => [{ camera: t.camera, kind: t.kind }, t.fired]));
+  sampled('linesight_trigger_repeats', 'Trigger messages recognised as repeats (MQTT resends) and not fired again, since start.', ['camera', 'kind'], () =>
+    sources.triggers().map((t) => [{ camera: t.camera, kind: t.kind }, t.repeats]),
+  );
+  sampled('linesight_trigger_restarts', 'Restarts of the trigger input (gpiomon) since start.', ['camera', 'kind'], () => sources.triggers().map((t) => [{ camera: t.camera, kind: t.kind }, t.restarts]));
   sampled('linesight_camera_fps', 'Frames per second the camera delivers (last 5 s).', ['camera'], () => sources.cameras().map((c) => [{ camera: c.camera }, c.fps]));
   sampled('linesight_camera_frames', 'Frames the camera has delivered since start.', ['camera'], () => sources.cameras().map((c) => [{ camera: c.camera }, c.framesEmitted]));
   sampled('linesight_camera_reconnects', 'Reconnects of the camera since start.', ['camera'], () => sources.cameras().map((c) => [{ camera: c.camera }, c.reconnects]));

@@ -14,7 +14,7 @@ import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { killOnExit, stopChild } from './child-process.js';
 import { detectGpiomon, gpiomonArgs, parseGpiomonLine, type GpiomonVersion } from './gpiomon.js';
-import { HealthState, type Trigger, type TriggerEvent, type TriggerHealth, type TriggerHealthListener } from './trigger.js';
+import { HealthState, type Trigger, type TriggerEvent, type TriggerHealth, type TriggerHealthListener, type TriggerStats } from './trigger.js';
 
 export interface GpioTriggerOptions {
   chip: string;
@@ -65,6 +65,7 @@ export class GpioTrigger implements Trigger {
   #attempt = 0;
   #stopped = false;
   #lastEdgeMs = -Infinity;
+  #fired = 0;
   #status: GpioTriggerStatus = { state: 'idle', version: null, restarts: 0, retryInMs: null, lastError: null };
 
   constructor(options: GpioTriggerOptions) {
@@ -81,6 +82,10 @@ export class GpioTrigger implements Trigger {
 
   status(): GpioTriggerStatus {
     return { ...this.#status };
+  }
+
+  stats(): TriggerStats {
+    return { fired: this.#fired, repeats: 0, restarts: this.#status.restarts };
   }
 
   get #program(): string {
@@ -187,6 +192,7 @@ export class GpioTrigger implements Trigger {
     if (since >= 0 && since < this.#o.debounceMs) return;
     this.#lastEdgeMs = e.ms;
     try {
+      this.#fired++;
       this.#fire({ origin: `gpio:${this.#o.chip}:${this.#o.line}:${e.edge}` });
     } catch (err) {
       this.#o.log.error({ err }, 'the station refused a GPIO trigger');

@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from './child-process.js';
 import { RedeliveryFilter } from './redelivery.js';
-import { HealthState, parseTriggerPayload, type Trigger, type TriggerEvent, type TriggerHealth, type TriggerHealthListener } from './trigger.js';
+import { HealthState, parseTriggerPayload, type Trigger, type TriggerEvent, type TriggerHealth, type TriggerHealthListener, type TriggerStats } from './trigger.js';
 
 export interface MqttTriggerOptions {
   url: string;
@@ -56,6 +56,10 @@ export class MqttTrigger implements Trigger {
     this.#clock = options.clock ?? systemClock;
     this.#health = new HealthState({ ok: false, detail: 'not started' }, options.onHealthChange);
     this.#redelivery = new RedeliveryFilter({ clock: this.#clock, windowMs: options.dedupeMs ?? defaultDedupeMs });
+  }
+
+  stats(): TriggerStats {
+    return { fired: this.counters.fired, repeats: this.counters.repeats.packet + this.counters.repeats.part, restarts: 0 };
   }
 
   health(): TriggerHealth {

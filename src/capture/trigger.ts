@@ -27,6 +27,17 @@ export interface Trigger {
   stop(): Promise<void>;
   /** Current health; triggers without one are always able to deliver. */
   health?(): TriggerHealth;
+  /** Counters since start, for metrics. */
+  stats?(): TriggerStats;
+}
+
+export interface TriggerStats {
+  /** Parts announced to the station. */
+  fired: number;
+  /** Messages recognised as repeats of a part already announced (MQTT resends), not fired again. */
+  repeats: number;
+  /** Times the trigger input was restarted after it failed (gpiomon). */
+  restarts: number;
 }
 
 /** A trigger's health, told to its listener only when it changes (readiness wiring). */

@@ -61,6 +61,9 @@ test('N MQTT triggers, faster than the frame rate, give exactly N verdicts with 
   await client.publishAsync(topic, '', { qos: 1 }); // a part without an id still gets a verdict
   await client.publishAsync(topic, 'has spaces in it', { qos: 1 }); // unusable id: inspected without one
   await until(22);
+  const metrics = await (await fetch(`${app.apiUrl}/metrics`)).text();
+  assert.match(metrics, /linesight_trigger_parts\{camera="cam1",kind="mqtt"\} 22/);
+  assert.match(metrics, /linesight_trigger_up\{camera="cam1",kind="mqtt"\} 1/);
   await app.stop();
   assert.equal(verdicts.length, 22);
   const got = verdicts.map((v) => v.partId);
