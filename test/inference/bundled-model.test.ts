@@ -113,7 +113,7 @@ test('a truncated model and a wrong input name are refused at load, before servi
 
 test('execution providers are tried in order; unavailable GPU providers fall back to cpu, and none at all is a clear error', async () => {
   const ref = { key: `${model.key}-providers`, bytes: model.bytes, manifest: model.manifest };
-  const gpuFirst = new InferencePool({ workers: 1, intraOpThreads: 1, executionProviders: ['tensorrt', 'cuda', 'cpu'], graphOptimization: 'basic', clock: systemClock, log: silentLogger });
+  const gpuFirst = new InferencePool({ workers: 2, intraOpThreads: 1, executionProviders: ['tensorrt', 'cuda', 'cpu'], graphOptimization: 'basic', clock: systemClock, log: silentLogger });
   gpuFirst.start();
   try {
     // This machine has no CUDA/TensorRT providers installed: the chosen provider is reported as cpu.
@@ -121,7 +121,7 @@ test('execution providers are tried in order; unavailable GPU providers fall bac
   } finally {
     await gpuFirst.close();
   }
-  const gpuOnly = new InferencePool({ workers: 1, intraOpThreads: 1, executionProviders: ['cuda'], graphOptimization: 'all', clock: systemClock, log: silentLogger });
+  const gpuOnly = new InferencePool({ workers: 2, intraOpThreads: 1, executionProviders: ['cuda'], graphOptimization: 'all', clock: systemClock, log: silentLogger });
   gpuOnly.start();
   try {
     await assert.rejects(gpuOnly.warmUp(ref), (err: unknown) => isLinesightError(err, 'LS_ERR_PROVIDER_UNAVAILABLE') && /cuda:/.test(err.message));
