@@ -10,7 +10,7 @@
 // true`); see the README. MQTT 3.1.1 rather than 5, because the embedded broker (aedes) speaks
 // 3.1.1. QoS 1 is at-least-once, so repeats are filtered (redelivery.ts).
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, waitAtMost, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from './child-process.js';
 import { RedeliveryFilter } from './redelivery.js';
@@ -139,9 +139,7 @@ export class MqttTrigger implements Trigger {
     });
     // Wait for the subscription, so a trigger sent right after start() is not missed; a broker
     // that is down does not hold start-up (the client keeps reconnecting and resubscribes).
-    let timer: { cancel(): void } | undefined;
-    await Promise.race([ready, new Promise<void>((resolve) => (timer = this.#clock.setTimer(this.#o.subscribeWaitMs ?? 3000, resolve)))]);
-    timer?.cancel();
+    await waitAtMost(ready, this.#o.subscribeWaitMs ?? 3000, this.#clock);
   }
 
   async stop(): Promise<void> {

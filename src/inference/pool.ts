@@ -113,7 +113,6 @@ interface Running {
   startedAt: number;
   watchdog: TimerHandle;
   part?: PendingPart;
-  probe?: boolean;
   control?: Control;
 }
 
@@ -193,16 +192,14 @@ export class InferencePool {
     return this.#estimates.snapshot();
   }
 
-  /** The live threads, for diagnostics and fault-injection tests. */
+  /** The live threads (a thread that dies or hangs leaves the list at once), for diagnostics and fault-injection tests. */
   get threads(): readonly Worker[] {
-    return this.#threads.filter((t) => !t.dead).map((t) => t.worker);
+    return this.#threads.map((t) => t.worker);
   }
 
   /** Per thread: what it holds and whether it is busy. */
   threadReport(): ThreadReport[] {
-    return this.#threads
-      .filter((t) => !t.dead)
-      .map((t) => ({ threadId: t.threadId, busy: t.running !== undefined, resident: [...t.resident], warming: t.controls.some((c) => c.beforeParts) }));
+    return this.#threads.map((t) => ({ threadId: t.threadId, busy: t.running !== undefined, resident: [...t.resident], warming: t.controls.some((c) => c.beforeParts) }));
   }
 
   /**
@@ -277,8 +274,7 @@ export class InferencePool {
 
   /** Posts a control task to each live thread and waits for every answer. */
   #onEveryThread(task: WorkerTask): Promise<WorkerResult[]> {
-    const live = this.#threads.filter((t) => !t.dead);
-    const answers = live.map((t) => new Promise<WorkerResult>((resolve) => t.controls.push({ task, postedAt: this.#o.clock.now(), resolve, beforeParts: false })));
+    const answers = this.#threads.map((t) => new Promise<WorkerResult>((resolve) => t.controls.push({ task, postedAt: this.#o.clock.now(), resolve, beforeParts: false })));
     this.#pump();
     return Promise.all(answers);
   }
@@ -436,7 +432,7 @@ export class InferencePool {
     const serving = this.#queue.size > 0 || now - this.#lastPartAt <= this.#o.activeWindowMs;
     const lanes = serving ? Math.max(1, this.#o.workers - 1) : this.#o.workers;
     for (const thread of this.#threads) {
-      if (thread.dead || thread.running) continue;
+      if (thread.running) continue;
       const c = thread.controls[0];
       const due = c && (this.#queue.size === 0 || now - c.postedAt >= this.#o.controlWaitMs);
       if (c && (c.beforeParts || (due && controlling() < lanes))) {
@@ -447,7 +443,7 @@ export class InferencePool {
       this.#startNextPart(thread, now);
     }
     // A control task waiting behind parts gets its turn when its wait runs out, even if no thread frees up sooner.
-    if (this.#queue.size > 0 && this.#threads.some((t) => !t.dead && !t.running && t.controls.length)) this.#scheduleControlCheck();
+    if (this.#queue.size > 0 && this.#threads.some((t) => !t.running && t.controls.length)) this.#scheduleControlCheck();
   }
 
   #scheduleControlCheck(): void {
@@ -476,7 +472,7 @@ export class InferencePool {
       const image = { ...p.job.image, data: ownedBuffer(p.job.image.data) };
       const budget = p.job.budgetMs ?? Math.max(1, p.job.deadline - p.enqueuedAt);
       const limit = Math.max(this.#o.hungMinMs, budget * this.#o.hungAfterBudgets);
-      this.#run(thread, { part: p, probe: admission.probe }, { kind: 'infer', model: p.job.model, image }, limit, [image.data.buffer as ArrayBuffer]);
+      this.#run(thread, { part: p }, { kind: 'infer', model: p.job.model, image }, limit, [image.data.buffer as ArrayBuffer]);
       return;
     }
   }

@@ -70,7 +70,6 @@ export class Station {
   readonly #o: StationOptions;
   #model: ServingModel | undefined;
   readonly #inFlight = new Set<Part>();
-  #drainWaiters: Array<() => boolean> = [];
   #loop: Promise<void> | undefined;
   readonly #counts: Record<VerdictKind, number> = { pass: 0, fail: 0, uncertain: 0, timeout: 0, error: 0 };
   #dropped = 0;
@@ -267,23 +266,27 @@ export class Station {
     await this.drain(deadline);
   }
 
-  /** Resolves when `done()` holds (checked as parts settle) or at `deadline`. */
-  #until(done: () => boolean, deadline: number): Promise<void> {
+  /** Resolves when `done()` holds (checked whenever a part settles or a waiting trigger gets its frame), or at `deadline` if one is given. */
+  #until(done: () => boolean, deadline?: number): Promise<void> {
     if (done()) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = this.#o.clock.setTimer(deadline - this.#o.clock.now(), () => {
-        this.#drainWaiters = this.#drainWaiters.filter((w) => w !== check);
-        resolve();
-      });
+      const timer =
+        deadline === undefined
+          ? undefined
+          : this.#o.clock.setTimer(deadline - this.#o.clock.now(), () => {
+              this.#settleWatchers = this.#settleWatchers.filter((w) => w !== check);
+              resolve();
+            });
       const check = () => {
         if (!done()) return false;
-        timer.cancel();
+        timer?.cancel();
         resolve();
         return true;
       };
-      this.#drainWaiters.push(check);
+      this.#settleWatchers.push(check);
     });
   }
+
 
   status(): StationStatus {
     const m = this.#model;
@@ -425,20 +428,11 @@ export class Station {
 
   /** Resolves when no part in flight uses the model `key` (its version can then be unloaded). */
   whenDrainedOf(key: string): Promise<void> {
-    const busy = () => [...this.#inFlight].some((p) => p.model.ref.key === key);
-    if (!busy()) return Promise.resolve();
-    return new Promise((resolve) => {
-      const check = () => {
-        if (busy()) return false;
-        resolve();
-        return true;
-      };
-      this.#settleWatchers.push(check);
-    });
+    return this.#until(() => ![...this.#inFlight].some((p) => p.model.ref.key === key));
   }
+
 
   #drained(): void {
     if (this.#settleWatchers.length) this.#settleWatchers = this.#settleWatchers.filter((check) => !check());
-    if (this.#drainWaiters.length) this.#drainWaiters = this.#drainWaiters.filter((check) => !check());
   }
 }
