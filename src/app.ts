@@ -28,6 +28,7 @@ import { ConsoleSummary } from './publish/console-summary.js';
 import { createMetrics } from './api/metrics.js';
 import { buildApi } from './api/server.js';
 import { packageVersion } from './version.js';
+import type { QueueReporter } from './queues.js';
 
 export interface AppDeps {
   clock?: Clock;
@@ -51,6 +52,8 @@ export class App {
   readonly publishers: Publisher[] = [];
   /** External trigger inputs (MQTT, GPIO) by station, for metrics. */
   readonly #triggers = new Map<string, Trigger>();
+  /** Owners of bounded queues, read by /metrics. */
+  readonly #queueReporters: QueueReporter[] = [];
   readonly #write: ((line: string) => void) | undefined;
   readonly #onStage: AppDeps['onStage'];
   #registry: ModelRegistry | undefined;
@@ -224,6 +227,11 @@ export class App {
     await this.#onStage?.('running');
   }
 
+  /** A part that owns a bounded queue reports its depth, bound and drops to /metrics through this. */
+  reportQueues(reporter: QueueReporter): void {
+    this.#queueReporters.push(reporter);
+  }
+
   #remember(station: string, trigger: Trigger | undefined): Trigger | undefined {
     if (trigger) this.#triggers.set(station, trigger);
     return trigger;
@@ -275,6 +283,7 @@ export class App {
             const m = s.model;
             return m ? [{ camera: s.id, name: m.manifest.name, version: m.manifest.version, provider: m.provider }] : [];
           }),
+        queues: () => this.#queueReporters.flatMap((r) => r.queues()),
       }),
       stations: {
         list: () => this.stations.map((s) => s.status()),

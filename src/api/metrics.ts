@@ -1,6 +1,7 @@
 // Prometheus metrics, fed from the event bus so no pipeline code knows about prom-client.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventBus } from '../events.js';
+import type { QueueReport } from '../queues.js';
 import type { Verdict } from '../verdict.js';
 
 export interface MetricsSources {
@@ -11,6 +12,8 @@ export interface MetricsSources {
   publishers: () => Array<{ name: string; connected: boolean; pending: number }>;
   models: () => Array<{ camera: string; name: string; version: string; provider: string }>;
   cameras: () => Array<{ camera: string; state: string; fps: number; reconnects: number; framesEmitted: number }>;
+  /** Every bounded queue and buffer (MQTT offline queues, broker sessions, SSE clients, ...). */
+  queues?: () => QueueReport[];
 }
 
 const cameraStates = ['idle', 'connecting', 'streaming', 'stalled', 'failed', 'ended', 'stopped'] as const;
@@ -112,6 +115,13 @@ export function createMetrics(bus: EventBus, sources: MetricsSources): Registry 
   sampled('linesight_camera_reconnects', 'Reconnects of the camera since start.', ['camera'], () => sources.cameras().map((c) => [{ camera: c.camera }, c.reconnects]));
   sampled('linesight_camera_state', 'Camera health: 1 for the current state (connecting, streaming, stalled, failed, ...).', ['camera', 'state'], () =>
     sources.cameras().flatMap((c) => cameraStates.map((st): [Record<string, string>, number] => [{ camera: c.camera, state: st }, c.state === st ? 1 : 0])),
+  );
+
+  const queues = () => sources.queues?.() ?? [];
+  sampled('linesight_queue_depth', 'Items held now by each bounded queue or buffer.', ['queue'], () => queues().map((q) => [{ queue: q.queue }, q.depth]));
+  sampled('linesight_queue_capacity', 'The bound of each queue or buffer (items).', ['queue'], () => queues().map((q) => [{ queue: q.queue }, q.capacity]));
+  sampled('linesight_queue_dropped', 'Items each bounded queue dropped since start, by reason (policy when full).', ['queue', 'reason'], () =>
+    queues().flatMap((q) => Object.entries(q.dropped).map(([reason, n]): [Record<string, string>, number] => [{ queue: q.queue, reason }, n])),
   );
 
   bus.on('verdict', (v: Verdict) => {
