@@ -48,6 +48,9 @@ async function findVersionDir(dir: string): Promise<string> {
 /** Entries one archive may hold: a version directory has a handful; this bounds inode use and header overhead. */
 export const MAX_ARCHIVE_ENTRIES = 10_000;
 
+/** Padding accepted after the end of the tar archive. */
+const MAX_TRAILING_BYTES = 1024 * 1024;
+
 const gzipMagic = [0x1f, 0x8b];
 const zstdMagic = [0x28, 0xb5, 0x2f, 0xfd];
 const startsWith = (b: Buffer, magic: number[]) => magic.every((m, i) => b[i] === m);
@@ -59,14 +62,29 @@ const startsWith = (b: Buffer, magic: number[]) => magic.every((m, i) => b[i] ==
 class TarStreamLimit extends Transform {
   #bytes = 0;
   #head: Buffer | undefined = Buffer.alloc(0);
+  /** Bytes seen after tar's end-of-archive blocks, or -1 before them. */
+  #trailing = -1;
 
   constructor(readonly limit: number) {
     super();
   }
 
+  /**
+   * Tar has read its end-of-archive blocks. What follows is padding (GNU tar fills its last
+   * 10 KiB record) and is dropped here: tar keeps everything after the end in one buffer it
+   * grows by concatenation, so megabytes of it cost memory and quadratic time.
+   */
+  endOfArchive(): void {
+    if (this.#trailing < 0) this.#trailing = 0;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.#bytes += chunk.length;
     if (this.#bytes > this.limit) return done(archiveError(`unpacks to more than ${this.limit} bytes of tar stream (models.maxUploadMB plus headers); not installed`));
+    if (this.#trailing >= 0) {
+      this.#trailing += chunk.length;
+      return done(this.#trailing > MAX_TRAILING_BYTES ? archiveError(`more than ${MAX_TRAILING_BYTES} bytes after the end of the tar archive`) : undefined);
+    }
     if (this.#head) {
       this.#head = Buffer.concat([this.#head, chunk]);
       if (this.#head.length < 4) return done();
@@ -174,6 +192,7 @@ async function extract(input: Readable, staging: string, maxBytes: number): Prom
   });
   // Headers and padding: at most 1 KiB per entry, plus the end-of-archive blocks and slack.
   const limit = new TarStreamLimit(maxBytes + MAX_ARCHIVE_ENTRIES * 1024 + 1024 * 1024);
+  unpack.on('eof', () => limit.endOfArchive());
   try {
     const head = await peek(input, 2);
     const inflate = startsWith(head, gzipMagic) ? createGunzip() : new PassThrough();
