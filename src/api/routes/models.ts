@@ -75,13 +75,16 @@ export const modelRoutes: FastifyPluginAsync<{ models: ModelsView; uploads: Uplo
       } as object,
     }, async (req, reply) => {
       const file = join(models.stagingDir, `.upload-${randomUUID()}.tar`);
+      let installed: Awaited<ReturnType<ModelsView['upload']>>;
       try {
         await receiveToFile(req.body as Readable, file, models.maxUploadBytes);
-        return reply.status(201).send(await models.upload(file));
+        installed = await models.upload(file);
       } finally {
+        // Before the answer, so a client that sees it never sees the staging file.
         await rm(file, { force: true });
         releases.get(req)?.();
       }
+      return reply.status(201).send(installed);
     });
   });
 
