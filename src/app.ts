@@ -27,6 +27,8 @@ import type { Publisher } from './publish/publisher.js';
 import { ConsoleSummary } from './publish/console-summary.js';
 import { createMetrics } from './api/metrics.js';
 import { buildApi } from './api/server.js';
+import { LiveClients } from './api/live-clients.js';
+import { UploadSlots } from './api/uploads.js';
 import { packageVersion } from './version.js';
 import type { QueueReporter } from './queues.js';
 
@@ -267,7 +269,17 @@ export class App {
   }
 
   async #startApi(): Promise<void> {
-    const maxUploadBytes = this.config.models.maxUploadMB * 1024 * 1024;
+    const { api: apiConfig, models: modelsConfig } = this.config;
+    if (apiConfig.protectReads && !apiConfig.token) throw new LinesightError('LS_ERR_CONFIG_INVALID', 'api.protectReads needs api.token (or LINESIGHT_API_TOKEN)');
+    const maxUploadBytes = modelsConfig.maxUploadMB * 1024 * 1024;
+    const uploads = new UploadSlots(modelsConfig.maxConcurrentUploads);
+    const liveClients = new LiveClients({
+      maxClients: apiConfig.events.maxClients,
+      maxBufferedBytes: apiConfig.events.maxBufferedKB * 1024,
+      log: this.log.child({ component: 'api' }),
+    });
+    this.reportQueues(uploads);
+    this.reportQueues(liveClients);
     const api = buildApi({
       readiness: this.readiness,
       metrics: createMetrics(this.bus, {
@@ -296,7 +308,10 @@ export class App {
           return station.trigger({ ...(partId ? { partId } : {}), origin: 'http' });
         },
       },
-      token: this.config.api.token,
+      token: apiConfig.token,
+      protectReads: apiConfig.protectReads,
+      uploads,
+      liveClients,
       live: {
         bus: this.bus,
         stations: () => this.stations.map((s) => s.status()),
@@ -304,11 +319,12 @@ export class App {
       },
       models: {
         maxUploadBytes,
+        stagingDir: modelsConfig.directory!,
         list: () => this.models.list(),
         activate: (station, ref) => this.models.activate(station, ref),
         rollback: (station) => this.models.rollback(station),
-        upload: async (archive) => {
-          const v = await installArchive(archive, {
+        upload: async (file) => {
+          const v = await installArchive(file, {
             root: this.config.models.directory!,
             maxBytes: maxUploadBytes,
             keys: this.#keys,

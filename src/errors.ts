@@ -41,6 +41,12 @@ export const errorTable = {
   LS_ERR_BROKER_LISTEN: { message: 'embedded MQTT broker cannot listen on %s', status: 500 },
   LS_ERR_API_LISTEN: { message: 'HTTP API cannot listen on %s', status: 500 },
   LS_ERR_UNAUTHORIZED: { message: 'missing or wrong bearer token', status: 401 },
+  // HTTP API bounds (issue 9): model uploads and live event streams
+  LS_ERR_UPLOAD_TYPE: { message: 'unsupported upload content type %s', status: 415 },
+  LS_ERR_UPLOAD_TOO_LARGE: { message: 'upload too large', status: 413 },
+  LS_ERR_UPLOAD_BUSY: { message: 'too many uploads in progress', status: 429 },
+  LS_ERR_UPLOAD_ABORTED: { message: 'upload ended before its last byte', status: 400 },
+  LS_ERR_SSE_LIMIT: { message: 'too many live event clients', status: 503 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;

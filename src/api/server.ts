@@ -11,11 +11,18 @@ import { stationRoutes, type StationsView } from './routes/stations.js';
 import { modelRoutes, type ModelsView } from './routes/models.js';
 import { liveRoutes, type LiveView } from './routes/live.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { accessControl } from './auth.js';
+import type { LiveClients } from './live-clients.js';
+import type { UploadSlots } from './uploads.js';
 
 export interface ApiDeps {
   token: string | undefined;
+  /** Require the token on read routes too (all but /healthz and /readyz). */
+  protectReads: boolean;
   models: ModelsView;
+  uploads: UploadSlots;
   live: LiveView;
+  liveClients: LiveClients;
   readiness: Readiness;
   metrics: Registry;
   stations: StationsView;
@@ -36,6 +43,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.register(swagger, {
     openapi: { info: { title: 'Linesight', description: 'Edge inspection service API', version: deps.version } },
   });
+  // Who may call what, decided before any body is read (auth.ts).
+  app.addHook('onRequest', accessControl({ token: deps.token, protectReads: deps.protectReads }));
+  // A refusal sent before the body was read (401, 413, 415, 429, ...) closes the connection:
+  // otherwise node would read, and throw away, the rest of a body that may be gigabytes.
+  app.addHook('onSend', async (req, reply) => {
+    if (reply.statusCode >= 400 && !req.raw.complete) reply.header('connection', 'close');
+  });
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     if (isLinesightError(err)) return reply.status(err.status).send({ error: err.code, message: err.message });
     const status = err.statusCode ?? 500;
@@ -44,9 +58,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
   app.register(healthRoutes, { readiness: deps.readiness, version: deps.version });
   app.register(metricsRoutes, { registry: deps.metrics });
-  app.register(stationRoutes, { stations: deps.stations, token: deps.token });
-  app.register(modelRoutes, { models: deps.models, token: deps.token });
-  app.register(liveRoutes, { live: deps.live });
+  app.register(stationRoutes, { stations: deps.stations });
+  app.register(modelRoutes, { models: deps.models, uploads: deps.uploads });
+  app.register(liveRoutes, { live: deps.live, clients: deps.liveClients });
   app.register(dashboardRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app as unknown as FastifyInstance;

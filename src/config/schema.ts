@@ -194,9 +194,27 @@ export const ApiConfig = Type.Object(
     enabled: Type.Boolean({ title: 'Enabled', description: 'Serve the HTTP API.', default: true }),
     host: Type.String({ title: 'Host', description: 'Listen address.', default: '127.0.0.1' }),
     port: Type.Integer({ title: 'Port', description: 'Listen port; 0 picks a free one.', minimum: 0, maximum: 65535, default: 8080 }),
-    token: Type.Optional(Type.String({ title: 'Token', description: 'Bearer token for mutating routes. Env: LINESIGHT_API_TOKEN.', minLength: 16 })),
+    token: Type.Optional(Type.String({ title: 'Token', description: 'Bearer token for mutating routes (and, with protectReads, for every route but /healthz and /readyz). Env: LINESIGHT_API_TOKEN.', minLength: 16 })),
+    protectReads: Type.Boolean({
+      title: 'Protect reads',
+      description: 'Require the token on every route except /healthz and /readyz: metrics, stations, models, OpenAPI, the dashboard, its image route and /events (these three also take ?access_token=, since browsers cannot send headers there). Needs api.token.',
+      default: false,
+    }),
+    events: Type.Object(
+      {
+        maxClients: Type.Integer({ title: 'Max clients', description: 'Live event streams (GET /events) served at once; one more is answered 503 LS_ERR_SSE_LIMIT.', minimum: 1, maximum: 1000, default: 16 }),
+        maxBufferedKB: Type.Integer({
+          title: 'Client buffer',
+          description: 'Unsent bytes (KiB) a live event client may fall behind by; a client that does not read is disconnected when it passes this, never waited for.',
+          minimum: 16,
+          maximum: 65536,
+          default: 1024,
+        }),
+      },
+      { additionalProperties: false, default: {}, title: 'Live events', description: 'Bounds of the dashboard\'s Server-Sent Events stream.' },
+    ),
   },
-  { additionalProperties: false, default: {}, title: 'HTTP API', description: 'Health, readiness and Prometheus metrics.' },
+  { additionalProperties: false, default: {}, title: 'HTTP API', description: 'Health, readiness, Prometheus metrics, the dashboard and model management.' },
 );
 
 export const InferenceConfig = Type.Object(
@@ -254,7 +272,13 @@ export const ConfigSchema = Type.Object(
           description: 'ed25519 public keys (PEM files); when set, every model version must carry a valid signature (`linesight models sign`).',
           default: [],
         }),
-        maxUploadMB: Type.Integer({ title: 'Upload limit', description: 'Largest model archive accepted by POST /models, in MiB.', minimum: 1, default: 512 }),
+        maxUploadMB: Type.Integer({
+          title: 'Upload limit',
+          description: 'Largest model archive accepted by POST /models, in MiB, and the most it may unpack to; larger uploads are refused with 413 as soon as they pass it.',
+          minimum: 1,
+          default: 512,
+        }),
+        maxConcurrentUploads: Type.Integer({ title: 'Concurrent uploads', description: 'Model uploads received at once; one more is answered 429 LS_ERR_UPLOAD_BUSY before its body is read.', minimum: 1, maximum: 64, default: 2 }),
         autoRollback: Type.Object(
           {
             parts: Type.Integer({ title: 'Watch window', description: 'Parts inspected by a newly activated version before it is trusted; 0 turns automatic rollback off.', minimum: 0, default: 50 }),

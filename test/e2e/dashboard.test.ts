@@ -67,3 +67,36 @@ test('the dashboard shows live verdicts, counts, latency and the last inspected 
   assert.deepEqual(errors, []);
   if (process.env.LINESIGHT_KEEP_SCREENSHOT) await page.screenshot({ path: process.env.LINESIGHT_KEEP_SCREENSHOT });
 });
+
+test('with api.protectReads the dashboard opened with ?access_token= streams live verdicts and loads its images', async (t) => {
+  const token = 'dashboard-test-token-0123456789';
+  const config = buildConfig(
+    {
+      stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation', budgetMs: 2000 }],
+      state: { directory: tempDir(t) },
+      mqtt: { embedded: { port: 0 } },
+      api: { port: 0, token, protectReads: true },
+      summary: { intervalMs: 0 },
+    },
+    { origin: 'test', baseDir: '/' },
+  );
+  const app = new App(config, { log: silentLogger });
+  await app.start();
+  t.after(() => app.stop());
+  assert.equal((await fetch(`${app.apiUrl}/dashboard`)).status, 401);
+
+  const browser = await chromium.launch({
+    executablePath: browserPath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const refused: string[] = [];
+  page.on('response', (r) => r.status() === 401 && refused.push(r.url()));
+  await page.goto(`${app.apiUrl}/?access_token=${token}`);
+  const card = page.locator('[data-station="cam1"]');
+  await page.locator('#conn', { hasText: 'live' }).waitFor({ timeout: 15_000 });
+  await card.locator('tbody tr').first().waitFor({ timeout: 15_000 });
+  await page.waitForFunction(`(() => { const i = document.querySelector('[data-station="cam1"] img.last'); return i && i.complete && i.naturalWidth > 0; })()`, undefined, { timeout: 15_000 });
+  assert.deepEqual(refused, []);
+});

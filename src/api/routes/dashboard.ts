@@ -2,6 +2,7 @@
 // /stations/:id/image. Per station: model version, camera health, counts by verdict, latency,
 // the last inspected and last rejected frame, the latest verdicts.
 import type { FastifyPluginAsync } from 'fastify';
+import { errorBody } from '../schemas.js';
 
 const page = /* html */ `<!doctype html>
 <html lang="en">
@@ -39,6 +40,10 @@ const page = /* html */ `<!doctype html>
 <main id="stations"></main>
 <script>
 const kinds = ['pass', 'fail', 'uncertain', 'timeout', 'error'];
+// With api.protectReads the page is opened as /dashboard?access_token=…; EventSource and <img>
+// cannot send headers, so the token goes on in their query.
+const token = new URLSearchParams(location.search).get('access_token');
+const withToken = (url) => (token ? url + (url.includes('?') ? '&' : '?') + 'access_token=' + encodeURIComponent(token) : url);
 const latencies = {};
 const recent = {};
 const imageAt = {};
@@ -82,7 +87,7 @@ function pct(a, p) { return a.length ? a[Math.min(a.length - 1, Math.ceil(p / 10
 
 function refreshImage(c, id, which, caption) {
   const img = c.querySelector('img.' + which);
-  img.src = '/stations/' + encodeURIComponent(id) + '/image?which=' + which + '&t=' + Date.now();
+  img.src = withToken('/stations/' + encodeURIComponent(id) + '/image?which=' + which + '&t=' + Date.now());
   c.querySelector('.' + which + '-cap').textContent = caption;
 }
 
@@ -113,17 +118,36 @@ function renderVerdict(v) {
   if (v.action === 'reject') refreshImage(c, v.camera, 'reject', 'last reject: ' + v.verdict + ' ' + v.partId);
 }
 
-const es = new EventSource('/events');
-es.addEventListener('open', () => (document.getElementById('conn').textContent = 'live'));
-es.addEventListener('error', () => (document.getElementById('conn').textContent = 'reconnecting…'));
-es.addEventListener('stations', (e) => renderStatus(JSON.parse(e.data)));
-es.addEventListener('verdict', (e) => renderVerdict(JSON.parse(e.data)));
+// EventSource reconnects by itself after a dropped stream, but gives up on an error answer (401,
+// or 503 when the server has api.events.maxClients viewers): then try again in a while.
+function connect() {
+  const es = new EventSource(withToken('/events'));
+  es.addEventListener('open', () => (document.getElementById('conn').textContent = 'live'));
+  es.addEventListener('error', () => {
+    document.getElementById('conn').textContent = 'reconnecting…';
+    if (es.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
+  });
+  es.addEventListener('stations', (e) => renderStatus(JSON.parse(e.data)));
+  es.addEventListener('verdict', (e) => renderVerdict(JSON.parse(e.data)));
+}
+connect();
 </script>
 </body>
 </html>
 `;
 
 export const dashboardRoutes: FastifyPluginAsync = async (app) => {
-  app.get('/', { schema: { hide: true } as object }, async (_req, reply) => reply.redirect('/dashboard'));
-  app.get('/dashboard', { schema: { summary: 'The live dashboard (HTML).' } as object }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));
+  // The query (?access_token=) goes along, so a protected dashboard opens from one link.
+  app.get('/', { config: { tokenInQuery: true }, schema: { hide: true } as object }, async (req, reply) => {
+    const q = req.url.indexOf('?');
+    return reply.redirect(q < 0 ? '/dashboard' : `/dashboard${req.url.slice(q)}`);
+  });
+  app.get('/dashboard', {
+    config: { tokenInQuery: true },
+    schema: {
+      summary: 'The live dashboard (HTML). With api.protectReads, open it as /dashboard?access_token=<api.token>; the page passes the token on to /events and the images.',
+      querystring: { type: 'object', properties: { access_token: { type: 'string' } } },
+      response: { 401: errorBody },
+    } as object,
+  }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));
 };

@@ -11,6 +11,7 @@ const check = {
 export const healthRoutes: FastifyPluginAsync<{ readiness: Readiness; version: string }> = async (app, { readiness, version }) => {
   const started = Date.now();
   app.get('/healthz', {
+    config: { public: true },
     schema: {
       summary: 'Liveness: the process is up and its event loop answers.',
       response: { 200: { type: 'object', properties: { status: { const: 'ok' }, version: { type: 'string' }, uptimeS: { type: 'number' } } } },
@@ -18,6 +19,7 @@ export const healthRoutes: FastifyPluginAsync<{ readiness: Readiness; version: s
   }, async () => ({ status: 'ok' as const, version, uptimeS: Math.round((Date.now() - started) / 1000) }));
 
   app.get('/readyz', {
+    config: { public: true },
     schema: {
       summary: 'Readiness: 200 when every station serves a warmed-up model, 503 with the reasons otherwise.',
       response: {

@@ -5,6 +5,8 @@ import sharp from 'sharp';
 import { LinesightError } from '../../errors.js';
 import type { EventBus } from '../../events.js';
 import type { StationImage, StationStatus } from '../../pipeline/station.js';
+import type { LiveClients } from '../live-clients.js';
+import { errorBody } from '../schemas.js';
 
 export interface LiveView {
   bus: EventBus;
@@ -14,40 +16,63 @@ export interface LiveView {
   statusIntervalMs?: number;
 }
 
+/** ?access_token= for what browsers load without headers (with api.protectReads). */
+const accessQuery = { type: 'object', properties: { access_token: { type: 'string', description: 'The api.token, where a browser cannot send a header (api.protectReads).' } } } as const;
+
+/**
+ * JSON for a response header: header values are Latin-1 on the wire (and Node refuses other
+ * characters), while labels come from model manifests in any script. Escaping every non-ASCII
+ * character as \uXXXX keeps the value ASCII and still the same JSON.
+ */
+export function headerJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function contentType(data: Uint8Array): string {
   if (data[0] === 0x89 && data[1] === 0x50) return 'image/png';
   if (data[0] === 0x52 && data[1] === 0x49) return 'image/webp';
   return 'image/jpeg';
 }
 
-export const liveRoutes: FastifyPluginAsync<{ live: LiveView }> = async (app, { live }) => {
+export const liveRoutes: FastifyPluginAsync<{ live: LiveView; clients: LiveClients }> = async (app, { live, clients }) => {
+  // One subscription and one status timer for all clients; each event is serialised once.
+  const offVerdict = live.bus.on('verdict', (v) => clients.broadcast('verdict', v));
+  const timer = setInterval(() => clients.broadcast('stations', live.stations()), live.statusIntervalMs ?? 2000);
+  timer.unref();
   // Event streams never end by themselves: close them when the server closes, or it never does.
-  const streams = new Set<import('node:http').ServerResponse>();
   app.addHook('onClose', async () => {
-    for (const res of streams) res.end();
+    offVerdict();
+    clearInterval(timer);
+    clients.closeAll();
   });
 
-  app.get('/events', { schema: { summary: 'Server-Sent Events: `verdict` for every verdict, `stations` (status of every station) every 2 s.' } as object }, (req, reply) => {
+  app.get('/events', {
+    config: { tokenInQuery: true },
+    schema: {
+      summary: 'Server-Sent Events: `verdict` for every verdict, `stations` (status of every station) every 2 s.',
+      description: 'At most api.events.maxClients at once (503 LS_ERR_SSE_LIMIT beyond); a client more than api.events.maxBufferedKB behind is disconnected.',
+      querystring: accessQuery,
+      response: { 401: errorBody, 503: errorBody },
+    } as object,
+  }, (req, reply) => {
+    clients.add(reply.raw, `${req.ip}:${req.socket.remotePort ?? ''}`);
     reply.hijack();
     const res = reply.raw;
-    streams.add(res);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    send('stations', live.stations());
-    const off = live.bus.on('verdict', (v) => send('verdict', v));
-    const timer = setInterval(() => send('stations', live.stations()), live.statusIntervalMs ?? 2000);
-    req.raw.on('close', () => {
-      streams.delete(res);
-      off();
-      clearInterval(timer);
-    });
+    clients.send(res, 'stations', live.stations());
   });
 
   app.get<{ Params: { id: string }; Querystring: { which?: 'last' | 'reject' } }>('/stations/:id/image', {
+    config: { tokenInQuery: true },
     schema: {
       summary: 'The last inspected frame of a station (which=last), or the last one whose verdict rejected the part (which=reject); verdict in the X-Linesight-Verdict header.',
       params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
-      querystring: { type: 'object', properties: { which: { type: 'string', enum: ['last', 'reject'] }, t: { type: 'string', description: 'Cache buster; ignored.' } }, additionalProperties: false },
+      querystring: {
+        type: 'object',
+        properties: { which: { type: 'string', enum: ['last', 'reject'] }, t: { type: 'string', description: 'Cache buster; ignored.' }, ...accessQuery.properties },
+        additionalProperties: false,
+      },
+      response: { 400: errorBody, 401: errorBody, 404: errorBody },
     } as object,
   }, async (req, reply) => {
     const { id } = req.params;
@@ -62,7 +87,7 @@ export const liveRoutes: FastifyPluginAsync<{ live: LiveView }> = async (app, { 
     return reply
       .header('content-type', img.kind === 'encoded' ? contentType(img.data) : 'image/jpeg')
       .header('cache-control', 'no-store')
-      .header('x-linesight-verdict', JSON.stringify(kept.verdict))
+      .header('x-linesight-verdict', headerJson(kept.verdict))
       .send(body);
   });
 };

@@ -2,7 +2,6 @@ import type { FastifyPluginAsync } from 'fastify';
 import { LinesightError } from '../../errors.js';
 import type { StationStatus } from '../../pipeline/station.js';
 import { parsePartId } from '../../capture/trigger.js';
-import { requireToken } from '../auth.js';
 import { errorBody } from '../schemas.js';
 
 export interface StationsView {
@@ -12,13 +11,13 @@ export interface StationsView {
 }
 
 
-export const stationRoutes: FastifyPluginAsync<{ stations: StationsView; token: string | undefined }> = async (app, { stations, token }) => {
-  app.get('/stations', { schema: { summary: 'Each station: model version, counts by verdict, source health.' } as object }, async () => ({
+export const stationRoutes: FastifyPluginAsync<{ stations: StationsView }> = async (app, { stations }) => {
+  app.get('/stations', { schema: { summary: 'Each station: model version, counts by verdict, source health.', response: { 401: errorBody } } as object }, async () => ({
     stations: stations.list(),
   }));
 
   app.get<{ Params: { id: string } }>('/stations/:id', {
-    schema: { summary: 'One station.', params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } } as object,
+    schema: { summary: 'One station.', params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] }, response: { 401: errorBody, 404: errorBody } } as object,
   }, async (req) => {
     const s = stations.list().find((x) => x.id === req.params.id);
     if (!s) throw new LinesightError('LS_ERR_STATION_NOT_FOUND', undefined, { args: [req.params.id] });
@@ -26,7 +25,6 @@ export const stationRoutes: FastifyPluginAsync<{ stations: StationsView; token: 
   });
 
   app.post<{ Params: { id: string }; Body: { partId?: string } | null }>('/stations/:id/trigger', {
-    preHandler: requireToken(token),
     schema: {
       summary: 'A part is at the camera (HTTP trigger): it gets exactly one verdict. Needs the bearer token.',
       params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
@@ -36,6 +34,7 @@ export const stationRoutes: FastifyPluginAsync<{ stations: StationsView; token: 
         400: errorBody,
         401: errorBody,
         404: errorBody,
+        413: errorBody,
         503: errorBody,
       },
     } as object,
