@@ -82,6 +82,7 @@ export class App {
       hungAfterBudgets: inf.hungAfterBudgets,
       controlWaitMs: inf.controlWaitMs,
       controlTimeoutMs: inf.controlTimeoutMs,
+      maxImagePixels: inf.maxImagePixels,
       estimates: { staleMs: inf.estimateStaleMs },
       clock: this.clock,
       log: this.log.child({ component: 'pool' }),

@@ -41,6 +41,10 @@ export const errorTable = {
   LS_ERR_BROKER_LISTEN: { message: 'embedded MQTT broker cannot listen on %s', status: 500 },
   LS_ERR_API_LISTEN: { message: 'HTTP API cannot listen on %s', status: 500 },
   LS_ERR_UNAUTHORIZED: { message: 'missing or wrong bearer token', status: 401 },
+  // Size caps and model integrity (issue 9): images, stream frames, replay files, golden samples.
+  LS_ERR_IMAGE_TOO_LARGE: { message: 'image too large', status: 413 },
+  LS_ERR_FRAME_TOO_LARGE: { message: 'frame too large', status: 413 },
+  LS_ERR_GOLDEN_CHECKSUM: { message: 'golden sample checksum mismatch', status: 422 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;

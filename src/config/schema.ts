@@ -225,6 +225,11 @@ export const InferenceConfig = Type.Object(
       description: 'Longest a warm-up or unload waits for its thread while parts are queued; bounds how long a hot swap takes under overload.',
       minimum: 0, maximum: 60000, default: 250,
     }),
+    maxImagePixels: Type.Integer({
+      title: 'Image pixel limit',
+      description: 'Frames (and golden samples) with more pixels than this get an `error` verdict (LS_ERR_IMAGE_TOO_LARGE), checked from the image header before decoding. The default fits 20 MP cameras.',
+      minimum: 1, maximum: 1_000_000_000, default: 25_000_000,
+    }),
     estimateStaleMs: Type.Integer({
       title: 'Estimate freshness',
       description: 'A run-time estimate not refreshed for this long may not refuse parts: one part is let through to measure again.',
