@@ -30,6 +30,7 @@ export const ReplaySourceConfig = Type.Object(
     path: Type.String({ title: 'Path', description: 'Directory of images (or one image file); relative paths are resolved against the config file.', minLength: 1 }),
     ratePerSec: Type.Number({ title: 'Rate', description: 'Frames per second to emit.', exclusiveMinimum: 0, maximum: 1000, default: 10 }),
     loop: Type.Boolean({ title: 'Loop', description: 'Start again after the last image; false stops the source after one pass.', default: true }),
+    maxFileMB: Type.Integer({ title: 'File size limit', description: 'Image files larger than this (MiB) are skipped, counted (frames dropped, reason too-large) and logged. Files are read one at a time as they are replayed.', minimum: 1, maximum: 1024, default: 32 }),
   },
   { additionalProperties: false },
 );
