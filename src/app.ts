@@ -158,6 +158,7 @@ export class App {
         },
       });
       this.stations.push(station);
+      this.reportQueues(station);
     }
     const keys = config.models.publicKeys.map(loadPublicKey);
     this.#keys = keys;
