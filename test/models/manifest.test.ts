@@ -2,7 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { manifestLimits, manifestProblems } from '../../src/models/manifest.js';
-import { bundledManifest } from '../helpers/model-versions.js';
+import { isLinesightError } from '../../src/errors.js';
+import { loadModelVersion } from '../../src/models/registry.js';
+import { tempDir } from '../helpers/env.js';
+import { bundledManifest, makeVersion } from '../helpers/model-versions.js';
 
 function problems(change: (m: Record<string, any>) => void): string {
   const m = structuredClone(bundledManifest);
@@ -35,4 +38,9 @@ test('golden count, strings and provenance are bounded; golden digests must be s
   assert.match(problems((m) => (m.description = 'd'.repeat(5000))), /description: got 5000 characters, expected at most 4096/);
   assert.match(problems((m) => (m.input.name = 'n'.repeat(300))), /input\.name: got 300 characters, expected at most 256/);
   assert.match(problems((m) => (m.source = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 'v'])))), /source: got 40 keys, expected at most 32/);
+});
+
+test('a manifest.json over 1 MiB is refused before it is parsed', async (t) => {
+  const dir = makeVersion(tempDir(t), '1.0.0', (m) => (m.source = { notes: 'x'.repeat(manifestLimits.fileBytes) }));
+  await assert.rejects(loadModelVersion(dir), (err: unknown) => isLinesightError(err, 'LS_ERR_MODEL_MANIFEST') && /manifest\.json is \d+ bytes, over the 1048576-byte limit/.test(err.message));
 });
