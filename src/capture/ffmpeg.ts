@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import { ShowinfoTimes } from './ffmpeg-times.js';
 import type { FrameImage } from './frame.js';
 import { Inbox } from './inbox.js';
-import { JpegSplitter } from './jpeg-stream.js';
+import { JpegSplitter, maxFrameBytes } from './jpeg-stream.js';
 import { StampPairer } from './stamp-pairer.js';
 import { StreamSource, type SessionFrame } from './stream-source.js';
 
@@ -241,7 +241,7 @@ export class FfmpegSource extends StreamSource {
   #version: FfmpegVersion | undefined;
 
   get #maxFrameBytes(): number {
-    return this.#config.maxFrameMB * 1024 * 1024;
+    return maxFrameBytes(this.#config.maxFrameMB);
   }
 
   constructor(camera: string, config: FfmpegSourceConfig, deps: FfmpegSourceDeps) {

@@ -23,6 +23,11 @@ export interface JpegSplitterOptions {
 
 export const defaultMaxFrameBytes = 32 * 1024 * 1024;
 
+/** A source's `maxFrameMB` in bytes; configs built in code (not through the schema) may lack it. */
+export function maxFrameBytes(maxFrameMB: number | undefined): number {
+  return maxFrameMB === undefined ? defaultMaxFrameBytes : maxFrameMB * 1024 * 1024;
+}
+
 export class JpegSplitter {
   readonly #max: number;
   #buf: Buffer = Buffer.alloc(0);

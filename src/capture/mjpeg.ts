@@ -9,7 +9,7 @@ import type { MjpegSourceConfig } from '../config/schema.js';
 import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from './child-process.js';
-import { JpegSplitter } from './jpeg-stream.js';
+import { JpegSplitter, maxFrameBytes } from './jpeg-stream.js';
 import { StreamSource, type SessionFrame } from './stream-source.js';
 
 export interface MjpegSourceDeps {
@@ -59,7 +59,7 @@ export class MjpegSource extends StreamSource {
         throw new Error(`content type ${type} from ${name}; expected ${streamType} (an MJPEG stream)`);
       }
 
-      const splitter = new JpegSplitter({ maxFrameBytes: this.#config.maxFrameMB * 1024 * 1024 });
+      const splitter = new JpegSplitter({ maxFrameBytes: maxFrameBytes(this.#config.maxFrameMB) });
       let corruptSeen = 0;
       let tooLargeSeen = 0;
       let broken: Error | undefined;

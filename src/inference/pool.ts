@@ -167,8 +167,8 @@ export class InferencePool {
       controlWaitMs: 250,
       activeWindowMs: 1000,
       workerFile: defaultWorkerFile,
-      maxImagePixels: defaultMaxImagePixels,
       ...options,
+      maxImagePixels: options.maxImagePixels ?? defaultMaxImagePixels,
     };
     this.#queue = new FairQueue({ workers: options.workers, activeWindowMs: this.#o.activeWindowMs });
     this.#estimates = new ServiceEstimates(options.estimates);
