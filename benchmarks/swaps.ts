@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const pool = new InferencePool({ workers: Number(values.workers), intraOpThreads: 1, executionProviders: ['cpu'], graphOptimization: 'all', clock: systemClock, log: silentLogger });
   pool.start();
   const bus = new EventBus(silentLogger);
-  const station = new Station({ line: 'bench', config, source: new ReplaySource('bench', config.source as never, systemClock), pool, bus, clock: systemClock, log: silentLogger, runId: 'b' });
+  const station = new Station({ line: 'bench', config, source: new ReplaySource('bench', config.source as never, { clock: systemClock }), pool, bus, clock: systemClock, log: silentLogger, runId: 'b' });
   const manager = new ModelManager({
     registry: new ModelRegistry(models),
     pool,

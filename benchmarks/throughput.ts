@@ -67,7 +67,7 @@ async function openLoop(pool: InferencePool, model: { key: string; bytes: Uint8A
     { origin: 'bench', baseDir: '/' },
   ).stations[0]!;
   const bus = new EventBus(silentLogger);
-  const source = new ReplaySource('bench', config.source as never, systemClock);
+  const source = new ReplaySource('bench', config.source as never, { clock: systemClock });
   const station = new Station({ line: 'bench', config, source, pool, bus, clock: systemClock, log: silentLogger, runId: 'b' });
   station.setModel({ ref: model, manifest: model.manifest, provider });
   const verdicts: Verdict[] = [];

@@ -84,6 +84,7 @@ export class App {
       hungAfterBudgets: inf.hungAfterBudgets,
       controlWaitMs: inf.controlWaitMs,
       controlTimeoutMs: inf.controlTimeoutMs,
+      maxImagePixels: inf.maxImagePixels,
       estimates: { staleMs: inf.estimateStaleMs },
       clock: this.clock,
       log: this.log.child({ component: 'pool' }),
@@ -159,6 +160,7 @@ export class App {
         },
       });
       this.stations.push(station);
+      this.reportQueues(station);
     }
     const keys = config.models.publicKeys.map(loadPublicKey);
     this.#keys = keys;

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LinesightError } from './errors.js';
 import { MANIFEST_FILE } from './models/manifest.js';
-import { ModelRegistry, loadModelVersion } from './models/registry.js';
+import { ModelRegistry, loadModelVersion, readManifest, sha256Hex } from './models/registry.js';
 import { generateSigningKeys, loadPrivateKey, loadPublicKey, signManifest } from './models/signature.js';
 import { bundledModelsDir } from './paths.js';
 
@@ -13,8 +13,9 @@ export const modelsUsage = `linesight models <command>
 
   list [--dir DIR]                                     versions on disk, checked (manifest, checksum, signature with --key)
   keygen --out PREFIX                                  write PREFIX.key (private, keep it safe) and PREFIX.pub
-  sign --key PRIVATE.pem VERSION_DIR                   add an ed25519 signature to VERSION_DIR/manifest.json
-  verify [--key PUBLIC.pem ...] VERSION_DIR            check manifest, checksum and (with --key) the signature
+  sign --key PRIVATE.pem VERSION_DIR                   fill in the sha256 of the model file and every golden image,
+                                                       then add an ed25519 signature to VERSION_DIR/manifest.json
+  verify [--key PUBLIC.pem ...] VERSION_DIR            check manifest, checksums (model, golden images) and (with --key) the signature
   activate --station ID --model NAME@VERSION [--api URL] [--token T]   on a running service
   rollback --station ID [--api URL] [--token T]                        on a running service
 `;
@@ -73,13 +74,33 @@ export async function modelsCommand(argv: string[], io: Out): Promise<number> {
     }
     case 'sign': {
       if (!target || !values.key?.[0]) break;
-      const file = join(resolve(target), MANIFEST_FILE);
-      const manifest = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-      // Check the version before vouching for it: a signature on a broken model helps nobody.
-      await loadModelVersion(resolve(target));
-      manifest.signature = signManifest(manifest, loadPrivateKey(values.key[0]));
+      const dir = resolve(target);
+      const privateKey = loadPrivateKey(values.key[0]);
+      const file = join(dir, MANIFEST_FILE);
+      const original = readFileSync(file, 'utf8');
+      // Validates first, so file names are safe to read below.
+      const { manifest: checked, raw } = await readManifest(dir);
+      const manifest = raw as Record<string, unknown> & { golden?: Array<{ file: string; sha256?: string }> };
+      // The signature covers the sha256 of everything the version is judged by: the model file and its golden images.
+      const digest = (name: string, old: string | undefined) => {
+        const actual = sha256Hex(readFileSync(join(dir, name)));
+        if (actual !== old) io.out(`${name}: sha256 ${old ? `${old.slice(0, 12)}… -> ` : ''}${actual.slice(0, 12)}…\n`);
+        return actual;
+      };
+      manifest.sha256 = digest(checked.file, manifest.sha256 as string | undefined);
+      for (const g of manifest.golden ?? []) g.sha256 = digest(g.file, g.sha256);
+      delete manifest.signature;
       writeFileSync(file, JSON.stringify(manifest, null, 2) + '\n');
-      io.out(`signed ${manifest.name}@${manifest.version}\n`);
+      try {
+        // Check the version before vouching for it: a signature on a broken model helps nobody.
+        await loadModelVersion(dir);
+      } catch (err) {
+        writeFileSync(file, original);
+        throw err;
+      }
+      manifest.signature = signManifest(manifest, privateKey);
+      writeFileSync(file, JSON.stringify(manifest, null, 2) + '\n');
+      io.out(`signed ${manifest.name}@${manifest.version} (model and ${manifest.golden?.length ?? 0} golden image(s))\n`);
       return 0;
     }
     case 'verify': {
@@ -87,6 +108,10 @@ export async function modelsCommand(argv: string[], io: Out): Promise<number> {
       const keys = (values.key ?? []).map(loadPublicKey);
       const v = await loadModelVersion(resolve(target), { keys });
       io.out(`${v.manifest.name}@${v.manifest.version}: OK (sha256 ${v.manifest.sha256.slice(0, 12)}…${keys.length ? ', signature valid' : ''})\n`);
+      for (const [i, g] of v.golden.entries()) {
+        const pinned = v.manifest.golden?.[i]?.sha256 !== undefined;
+        io.out(`  golden ${g.file} (${g.verdict}): sha256 ${g.sha256.slice(0, 12)}… ${pinned ? 'matches the manifest' : 'NOT in the manifest (unsigned; run `linesight models sign`)'}\n`);
+      }
       return 0;
     }
     case 'list': {

@@ -47,6 +47,10 @@ export const errorTable = {
   LS_ERR_UPLOAD_BUSY: { message: 'too many uploads in progress', status: 429 },
   LS_ERR_UPLOAD_ABORTED: { message: 'upload ended before its last byte', status: 400 },
   LS_ERR_SSE_LIMIT: { message: 'too many live event clients', status: 503 },
+  // Size caps and model integrity (issue 9): images, stream frames, replay files, golden samples.
+  LS_ERR_IMAGE_TOO_LARGE: { message: 'image too large', status: 413 },
+  LS_ERR_FRAME_TOO_LARGE: { message: 'frame too large', status: 413 },
+  LS_ERR_GOLDEN_CHECKSUM: { message: 'golden sample checksum mismatch', status: 422 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;

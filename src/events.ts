@@ -4,7 +4,7 @@ import type { Verdict } from './verdict.js';
 import type { Logger } from './log.js';
 
 /** Why a frame was not inspected: shed under overload, too old, undecodable, a newer frame won, over the free-run rate. */
-export type DropReason = 'overload' | 'stale' | 'decode' | 'superseded' | 'skipped';
+export type DropReason = 'overload' | 'stale' | 'decode' | 'superseded' | 'skipped' | 'too-large';
 
 export interface LinesightEvents {
   verdict: Verdict;

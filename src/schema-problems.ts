@@ -66,6 +66,12 @@ function describeOne(e: ErrorObject, data: unknown): string | undefined {
       return `${path}: got ${got}, expected at least ${String(p.limit)} item(s)`;
     case 'minLength':
       return `${path}: got ${got}, expected at least ${String(p.limit)} character(s)`;
+    case 'maxItems':
+      return `${path}: got ${(valueAt(data, e.instancePath) as unknown[]).length} items, expected at most ${String(p.limit)}`;
+    case 'maxLength':
+      return `${path}: got ${(valueAt(data, e.instancePath) as string).length} characters, expected at most ${String(p.limit)}`;
+    case 'maxProperties':
+      return `${path}: got ${Object.keys(valueAt(data, e.instancePath) as object).length} keys, expected at most ${String(p.limit)}`;
     default:
       return `${path}: got ${got}, ${e.message ?? 'invalid'}`;
   }

@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import { ShowinfoTimes } from './ffmpeg-times.js';
 import type { FrameImage } from './frame.js';
 import { Inbox } from './inbox.js';
-import { JpegSplitter } from './jpeg-stream.js';
+import { JpegSplitter, maxFrameBytes } from './jpeg-stream.js';
 import { StampPairer } from './stamp-pairer.js';
 import { StreamSource, type SessionFrame } from './stream-source.js';
 
@@ -148,10 +148,20 @@ interface Framer {
   push(chunk: Buffer): FrameImage[];
   readonly pending: number;
   readonly corrupt: number;
+  /** Frames dropped for passing maxFrameMB. */
+  readonly tooLarge: number;
 }
 
 class JpegFramer implements Framer {
-  readonly #splitter = new JpegSplitter();
+  readonly #splitter: JpegSplitter;
+
+  constructor(maxFrameBytes: number) {
+    this.#splitter = new JpegSplitter({ maxFrameBytes });
+  }
+
+  get tooLarge(): number {
+    return this.#splitter.tooLarge;
+  }
 
   get pending(): number {
     return this.#splitter.pending;
@@ -169,6 +179,7 @@ class JpegFramer implements Framer {
 /** rawvideo has no framing: each frame is exactly width*height*3 bytes, copied once into its own buffer. */
 class RawFramer implements Framer {
   readonly corrupt = 0;
+  readonly tooLarge = 0;
   readonly #width: number;
   readonly #height: number;
   readonly #size: number;
@@ -229,6 +240,10 @@ export class FfmpegSource extends StreamSource {
   readonly #finite: boolean;
   #version: FfmpegVersion | undefined;
 
+  get #maxFrameBytes(): number {
+    return maxFrameBytes(this.#config.maxFrameMB);
+  }
+
   constructor(camera: string, config: FfmpegSourceConfig, deps: FfmpegSourceDeps) {
     const input = classifyInput(config.url);
     const finite = input.kind === 'file' && !config.loop;
@@ -243,6 +258,9 @@ export class FfmpegSource extends StreamSource {
     const name = redactUrl(c.url);
     if (c.output === 'raw' && (c.width === undefined || c.height === undefined)) {
       throw new LinesightError('LS_ERR_SOURCE_CONFIG', 'output raw needs width and height (the size of each frame on the pipe)', { args: [name] });
+    }
+    if (c.output === 'raw' && c.width! * c.height! * 3 > this.#maxFrameBytes) {
+      throw new LinesightError('LS_ERR_SOURCE_CONFIG', `raw ${c.width}x${c.height} RGB frames are ${c.width! * c.height! * 3} bytes, over maxFrameMB (${this.#maxFrameBytes / 1024 / 1024} MiB)`, { args: [name] });
     }
     const input = classifyInput(c.url);
     if (input.kind === 'unknown') {
@@ -308,12 +326,17 @@ export class FfmpegSource extends StreamSource {
       child.once('close', (code, sig) => resolve({ code, signal: sig }));
     });
 
-    const framer: Framer = c.output === 'raw' ? new RawFramer(c.width!, c.height!) : new JpegFramer();
+    const framer: Framer = c.output === 'raw' ? new RawFramer(c.width!, c.height!) : new JpegFramer(this.#maxFrameBytes);
     let corruptSeen = 0;
+    let tooLargeSeen = 0;
     stdout.on('data', (chunk: Buffer) => {
       for (const image of framer.push(chunk)) {
         if (pairer) pairer.image(image);
         else frames.push({ image });
+      }
+      for (; tooLargeSeen < framer.tooLarge; tooLargeSeen++) {
+        this.frameTooLarge(this.#maxFrameBytes);
+        pairer?.giveUp('ffmpeg wrote a frame over maxFrameMB');
       }
       for (; corruptSeen < framer.corrupt; corruptSeen++) {
         this.decodeError('ffmpeg wrote a malformed JPEG');

@@ -5,6 +5,7 @@ import type { Frame } from './frame.js';
 export class FrameRing {
   readonly #frames: Frame[] = [];
   readonly #capacity: number;
+  #evicted = 0;
 
   constructor(capacity = 8) {
     this.#capacity = capacity;
@@ -12,7 +13,23 @@ export class FrameRing {
 
   push(frame: Frame): void {
     this.#frames.push(frame);
-    if (this.#frames.length > this.#capacity) this.#frames.shift();
+    if (this.#frames.length > this.#capacity) {
+      this.#frames.shift();
+      this.#evicted++;
+    }
+  }
+
+  get size(): number {
+    return this.#frames.length;
+  }
+
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Frames pushed out by newer ones (the normal case: most frames are never asked for). */
+  get evicted(): number {
+    return this.#evicted;
   }
 
   /** The newest frame captured in [at - toleranceMs, at], if any. */

@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import type { CaptureStamp } from './capture-time.js';
 import { GstTimes, timeElement } from './gstreamer-times.js';
 import { Inbox } from './inbox.js';
-import { JpegSplitter } from './jpeg-stream.js';
+import { JpegSplitter, maxFrameBytes } from './jpeg-stream.js';
 import { StampPairer } from './stamp-pairer.js';
 import { StreamSource, type SessionFrame } from './stream-source.js';
 
@@ -234,12 +234,14 @@ export class GstreamerSource extends StreamSource {
     times.onUnusable = (why) => this.log.warn({ camera: this.camera, why }, 'no GStreamer frame times; using arrival times');
     gst.child.stdout!.setEncoding('utf8').on('data', (d: string) => times.stdout(d));
     gst.child.stderr!.setEncoding('utf8').on('data', (d: string) => times.stderr(d));
-    const splitter = new JpegSplitter();
+    const splitter = new JpegSplitter({ maxFrameBytes: maxFrameBytes(this.#config.maxFrameMB) });
     let corruptSeen = 0;
+    let tooLargeSeen = 0;
     gst.jpegs.on('data', (chunk: Buffer) => {
       if (signal.aborted) return;
       for (const data of splitter.push(chunk)) pairer.image({ kind: 'encoded', data });
       for (; corruptSeen < splitter.corrupt; corruptSeen++) this.decodeError('gst-launch-1.0 wrote a malformed JPEG');
+      for (; tooLargeSeen < splitter.tooLarge; tooLargeSeen++) this.frameTooLarge(splitter.maxFrameBytes);
     });
     void gst.closed.then(() => {
       pairer.end();

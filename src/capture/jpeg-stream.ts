@@ -1,7 +1,9 @@
 // Splits a byte stream of concatenated JPEGs (ffmpeg image2pipe, GStreamer jpegenc ! fdsink,
 // the parts of an MJPEG HTTP stream) into whole images. It walks the JPEG marker structure
 // rather than searching for FFD9, so an FFD9 inside a segment (EXIF thumbnail, ICC data)
-// does not cut a frame; garbage and truncated frames are skipped and counted.
+// does not cut a frame; garbage and truncated frames are skipped and counted. A frame that
+// grows past maxFrameBytes (a camera sending an endless frame, a hostile stream) is dropped and
+// counted, and the splitter looks for the next SOI: it never holds much more than the cap.
 
 const SOI = 0xd8;
 const EOI = 0xd9;
@@ -15,8 +17,15 @@ function isAppOrComment(marker: number): boolean {
 }
 
 export interface JpegSplitterOptions {
-  /** Larger frames are dropped as corrupt (default 64 MiB). */
+  /** Larger frames are dropped and counted in `tooLarge` (default 32 MiB: a 20 MP JPEG at high quality). */
   maxFrameBytes?: number;
+}
+
+export const defaultMaxFrameBytes = 32 * 1024 * 1024;
+
+/** A source's `maxFrameMB` in bytes; configs built in code (not through the schema) may lack it. */
+export function maxFrameBytes(maxFrameMB: number | undefined): number {
+  return maxFrameMB === undefined ? defaultMaxFrameBytes : maxFrameMB * 1024 * 1024;
 }
 
 export class JpegSplitter {
@@ -31,14 +40,29 @@ export class JpegSplitter {
   /** Inside entropy-coded data after SOS. */
   #inScan = false;
   #corrupt = 0;
+  #tooLarge = 0;
 
   constructor(options: JpegSplitterOptions = {}) {
-    this.#max = options.maxFrameBytes ?? 64 * 1024 * 1024;
+    this.#max = options.maxFrameBytes ?? defaultMaxFrameBytes;
   }
 
-  /** Frames dropped because they were malformed, truncated or too large. */
+  /** Frames dropped because they were malformed or truncated. */
   get corrupt(): number {
     return this.#corrupt;
+  }
+
+  /** Frames dropped because they grew past maxFrameBytes. */
+  get tooLarge(): number {
+    return this.#tooLarge;
+  }
+
+  get maxFrameBytes(): number {
+    return this.#max;
+  }
+
+  /** Bytes of memory the splitter holds (its buffer's capacity). */
+  get held(): number {
+    return this.#store.length;
   }
 
   /** Bytes held for an incomplete frame. */
@@ -67,10 +91,21 @@ export class JpegSplitter {
     // Keep memory bounded to the frame in progress.
     if (this.#start > 0) this.#discard(this.#start);
     else if (this.#start < 0 && this.#buf.length > 1) this.#discard(this.#buf.length - 1);
-    if (this.pending > this.#max) {
-      this.reset();
-    }
+    if (this.pending > this.#max) this.#dropOversized();
     return out;
+  }
+
+  /**
+   * The frame in progress passed the cap: drop it, give its memory back, and look for the next
+   * SOI in what follows (the rest of an oversized frame's scan holds none).
+   */
+  #dropOversized(): void {
+    this.#tooLarge++;
+    this.#store = Buffer.alloc(0);
+    this.#buf = this.#store;
+    this.#start = -1;
+    this.#pos = 0;
+    this.#inScan = false;
   }
 
   /**
@@ -81,7 +116,8 @@ export class JpegSplitter {
     const len = this.#buf.length;
     const need = len + chunk.length;
     if (need > this.#store.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(need, this.#store.length * 2, 64 * 1024));
+      // Doubling stops near the cap: a frame that outgrows it is dropped, so more is never needed.
+      const grown = Buffer.allocUnsafeSlow(Math.max(need, Math.min(this.#store.length * 2, this.#max + 64 * 1024), 64 * 1024));
       this.#store.copy(grown, 0, 0, len);
       this.#store = grown;
     }
@@ -171,7 +207,7 @@ export class JpegSplitter {
         this.#pos = p + 2;
         // push() bounds a frame still arriving; one that arrived whole in a chunk is checked here.
         if (p + 2 - start > this.#max) {
-          this.#corrupt++;
+          this.#tooLarge++;
           continue;
         }
         // Its own allocation (not Node's shared pool): the buffer is later moved to a worker whole.

@@ -9,7 +9,7 @@ import type { MjpegSourceConfig } from '../config/schema.js';
 import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from './child-process.js';
-import { JpegSplitter } from './jpeg-stream.js';
+import { JpegSplitter, maxFrameBytes } from './jpeg-stream.js';
 import { StreamSource, type SessionFrame } from './stream-source.js';
 
 export interface MjpegSourceDeps {
@@ -59,13 +59,15 @@ export class MjpegSource extends StreamSource {
         throw new Error(`content type ${type} from ${name}; expected ${streamType} (an MJPEG stream)`);
       }
 
-      const splitter = new JpegSplitter();
+      const splitter = new JpegSplitter({ maxFrameBytes: maxFrameBytes(this.#config.maxFrameMB) });
       let corruptSeen = 0;
+      let tooLargeSeen = 0;
       let broken: Error | undefined;
       try {
         for await (const chunk of res as AsyncIterable<Buffer>) {
           for (const data of splitter.push(chunk)) yield { image: { kind: 'encoded', data } };
           for (; corruptSeen < splitter.corrupt; corruptSeen++) this.decodeError('malformed JPEG in the MJPEG stream');
+          for (; tooLargeSeen < splitter.tooLarge; tooLargeSeen++) this.frameTooLarge(splitter.maxFrameBytes);
         }
       } catch (err) {
         if (signal.aborted) return;

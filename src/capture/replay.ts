@@ -1,21 +1,30 @@
 // Replays image files from a directory as a camera at a fixed rate: the embedded demo, and
 // how engineers re-run recorded parts through a new model or threshold.
-import { readFile, readdir, stat } from 'node:fs/promises';
+//
+// Only the names are listed at start; each file is read when its turn comes, so a directory
+// of ten thousand 12 MP images costs one image of memory, not all of them. A file over the
+// size cap, or one that vanished since the listing, is skipped, counted and logged.
+import { open, readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { ReplaySourceConfig } from '../config/schema.js';
 import { LinesightError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { Frame } from './frame.js';
-import type { FrameSource, SourceHealth, SourceState } from './source.js';
+import type { FrameSource, SourceDropReason, SourceHealth, SourceState } from './source.js';
 
 const imageExtensions = new Set(['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff']);
+
+/** Why a file was not replayed this time round. */
+type Skip = { reason: SourceDropReason | 'vanished'; detail: string };
 
 export class ReplaySource implements FrameSource {
   readonly kind = 'replay';
   readonly #camera: string;
   readonly #config: ReplaySourceConfig;
   readonly #clock: Clock;
-  #files: Array<{ name: string; bytes: Buffer }> = [];
+  readonly #log: Logger | undefined;
+  #files: string[] = [];
   #state: SourceState = 'idle';
   #seq = 0;
   #lastFrameWall: number | null = null;
@@ -24,11 +33,20 @@ export class ReplaySource implements FrameSource {
   #wake: (() => void) | undefined;
   #timer: TimerHandle | undefined;
   readonly #recent: number[] = [];
+  /** Files skipped since start, by why; each file is logged once, not on every loop. */
+  readonly skipped = { tooLarge: 0, vanished: 0, unreadable: 0 };
+  readonly #logged = new Set<string>();
+  onDrop: ((reason: SourceDropReason) => void) | undefined;
 
-  constructor(camera: string, config: ReplaySourceConfig, clock: Clock) {
+  constructor(camera: string, config: ReplaySourceConfig, deps: { clock: Clock; log?: Logger }) {
     this.#camera = camera;
     this.#config = config;
-    this.#clock = clock;
+    this.#clock = deps.clock;
+    this.#log = deps.log;
+  }
+
+  get #maxBytes(): number {
+    return (this.#config.maxFileMB ?? 32) * 1024 * 1024;
   }
 
   async start(): Promise<void> {
@@ -42,13 +60,11 @@ export class ReplaySource implements FrameSource {
       this.#fail(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       throw new LinesightError('LS_ERR_SOURCE_CONFIG', this.#lastError!, { args: [`replay:${path}`] });
     }
-    const images = names.filter((n) => imageExtensions.has(extname(n).toLowerCase()));
-    if (!images.length) {
+    this.#files = names.filter((n) => imageExtensions.has(extname(n).toLowerCase()));
+    if (!this.#files.length) {
       this.#fail(`no image files (${[...imageExtensions].join(' ')}) in ${path}`);
       throw new LinesightError('LS_ERR_SOURCE_EMPTY', this.#lastError!, { args: [path] });
     }
-    // Files are read once: replay measures inspection, not the disk.
-    this.#files = await Promise.all(images.map(async (n) => ({ name: basename(n), bytes: await readFile(n) })));
     this.#state = 'streaming';
   }
 
@@ -71,35 +87,92 @@ export class ReplaySource implements FrameSource {
     });
   }
 
+  /**
+   * One file's bytes in a buffer of its own (it is transferred to a worker), or why not. The size
+   * is checked before reading and the read is bounded, so a file that grows meanwhile cannot
+   * make it allocate more than the cap.
+   */
+  async #read(file: string): Promise<Uint8Array | Skip> {
+    let handle;
+    try {
+      handle = await open(file, 'r');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return code === 'ENOENT' ? { reason: 'vanished', detail: 'no longer there' } : { reason: 'decode', detail: code ?? (err as Error).message };
+    }
+    try {
+      const size = (await handle.stat()).size;
+      const max = this.#maxBytes;
+      const tooLarge = (n: string) => ({ reason: 'too-large' as const, detail: `${n} bytes, over maxFileMB (${max / 1024 / 1024} MiB)` });
+      if (size > max) return tooLarge(String(size));
+      // A buffer of its own, exactly the file: the pool transfers it to a worker without a copy.
+      const bytes = new Uint8Array(size);
+      const { bytesRead } = await handle.read(bytes, 0, size, 0);
+      if ((await handle.read(new Uint8Array(1), 0, 1, size)).bytesRead > 0) return tooLarge(`more than ${size}`);
+      return bytesRead === size ? bytes : bytes.slice(0, bytesRead);
+    } catch (err) {
+      return { reason: 'decode', detail: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  #skip(file: string, skip: Skip): void {
+    if (skip.reason === 'too-large') this.skipped.tooLarge++;
+    else if (skip.reason === 'vanished') this.skipped.vanished++;
+    else this.skipped.unreadable++;
+    // A vanished file was not a frame; too-large and unreadable ones were, and are dropped.
+    if (skip.reason !== 'vanished') this.onDrop?.(skip.reason);
+    const key = `${file}:${skip.reason}`;
+    if (this.#logged.has(key)) return;
+    this.#logged.add(key);
+    const code = skip.reason === 'too-large' ? 'LS_ERR_FRAME_TOO_LARGE' : 'LS_ERR_SOURCE_CONFIG';
+    this.#log?.warn({ camera: this.#camera, file, code, reason: skip.reason }, `replay skips ${basename(file)}: ${skip.detail}`);
+  }
+
   async *frames(): AsyncGenerator<Frame> {
     const period = 1000 / this.#config.ratePerSec;
     let next = this.#clock.now();
     let i = 0;
+    let emittedThisPass = 0;
     while (!this.#stopped && this.#files.length) {
       if (i === this.#files.length) {
+        if (!emittedThisPass) {
+          // Every file vanished or is over the cap: looping would spin on nothing.
+          this.#fail(`no readable image left in ${this.#config.path} (${this.#files.length} skipped)`);
+          return;
+        }
         if (!this.#config.loop) break;
         i = 0;
+        emittedThisPass = 0;
       }
       await this.#sleepUntil(next);
       if (this.#stopped) break;
+      const file = this.#files[i++]!;
+      // Read before the frame is stamped: its time is when the "camera" has it.
+      const bytes = await this.#read(file);
+      if (this.#stopped) break;
+      if (!(bytes instanceof Uint8Array)) {
+        this.#skip(file, bytes);
+        continue;
+      }
       const now = this.#clock.now();
       // Behind schedule (a blocked loop, a slow disk): skip ahead rather than burst.
       next = now - next > period ? now + period : next + period;
-      const file = this.#files[i++]!;
       const wall = this.#clock.wallNow();
       this.#note(now, wall);
-      // A fresh copy per frame: the buffer is transferred to a worker and detached here.
+      emittedThisPass++;
       yield {
         camera: this.#camera,
         seq: ++this.#seq,
         capturedAt: now,
         capturedWall: wall,
         timeSource: 'arrival',
-        image: { kind: 'encoded', data: new Uint8Array(file.bytes) },
-        origin: file.name,
+        image: { kind: 'encoded', data: bytes },
+        origin: basename(file),
       };
     }
-    if (!this.#stopped) this.#state = 'ended';
+    if (!this.#stopped && this.#state !== 'failed') this.#state = 'ended';
   }
 
   #note(now: number, wall: number): void {
@@ -120,6 +193,7 @@ export class ReplaySource implements FrameSource {
       reconnects: 0,
       timeSource: this.#seq ? 'arrival' : null,
       captureTimesRejected: 0,
+      framesTooLarge: this.skipped.tooLarge,
     };
   }
 }

@@ -17,10 +17,12 @@ export interface SourceHealth {
   timeSource?: TimeSource | null;
   /** Camera timestamps found implausible (far in the past, in the future) and replaced by the arrival time. */
   captureTimesRejected?: number;
+  /** Frames dropped for exceeding the source's size cap (maxFrameMB, or the replay file cap). */
+  framesTooLarge?: number;
 }
 
 /** Why a source dropped a frame before any station saw it. */
-export type SourceDropReason = 'superseded' | 'decode';
+export type SourceDropReason = 'superseded' | 'decode' | 'too-large';
 
 export interface FrameSource {
   readonly kind: string;

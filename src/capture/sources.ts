@@ -12,7 +12,7 @@ import type { FrameSource } from './source.js';
 export function createSource(camera: string, config: SourceConfig, deps: { clock: Clock; log: Logger }): FrameSource {
   switch (config.type) {
     case 'replay':
-      return new ReplaySource(camera, config, deps.clock);
+      return new ReplaySource(camera, config, deps);
     case 'ffmpeg':
       return new FfmpegSource(camera, config, deps);
     case 'gstreamer':

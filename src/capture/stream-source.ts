@@ -51,6 +51,8 @@ export interface SourceCounters {
   superseded: number;
   /** Stamps that failed the plausibility check; those frames carry their arrival time. */
   captureTimesRejected: number;
+  /** Frames dropped for growing past the source's maxFrameMB. */
+  tooLarge: number;
 }
 
 export abstract class StreamSource implements FrameSource {
@@ -70,6 +72,8 @@ export abstract class StreamSource implements FrameSource {
   readonly #recent: number[] = [];
   #timeSource: TimeSource | null = null;
   #rejectionLogged = false;
+  /** A too-large frame was logged and no frame has got through since. */
+  #tooLargeBurst = false;
   #latest: Frame | undefined;
   #waiter: (() => void) | undefined;
   #abort: AbortController | undefined;
@@ -78,7 +82,7 @@ export abstract class StreamSource implements FrameSource {
   #done = false;
   #retryTimer: TimerHandle | undefined;
   #retryWake: (() => void) | undefined;
-  readonly counters: SourceCounters = { decodeErrors: 0, superseded: 0, captureTimesRejected: 0 };
+  readonly counters: SourceCounters = { decodeErrors: 0, superseded: 0, captureTimesRejected: 0, tooLarge: 0 };
   /** Called for each frame that is dropped before it reaches a station. */
   onDrop: ((reason: DropReason) => void) | undefined;
 
@@ -120,6 +124,19 @@ export abstract class StreamSource implements FrameSource {
     this.counters.decodeErrors++;
     this.onDrop?.('decode');
     this.log.debug({ camera: this.camera, detail }, 'frame could not be decoded');
+  }
+
+  /**
+   * Counts a frame dropped for growing past `maxBytes`. Logged once per burst (until a frame
+   * gets through again): a camera misconfigured to send huge frames would otherwise flood the log.
+   */
+  protected frameTooLarge(maxBytes: number): void {
+    this.counters.tooLarge++;
+    this.onDrop?.('too-large');
+    if (this.#tooLargeBurst) return;
+    this.#tooLargeBurst = true;
+    const err = new LinesightError('LS_ERR_FRAME_TOO_LARGE', `a frame from ${this.kind} grew past maxFrameMB (${maxBytes / 1024 / 1024} MiB); dropped, waiting for the next frame`);
+    this.log.warn({ camera: this.camera, code: err.code, maxFrameMB: maxBytes / 1024 / 1024 }, err.message);
   }
 
   #delay(attempt: number): number {
@@ -202,6 +219,7 @@ export abstract class StreamSource implements FrameSource {
       this.counters.superseded++;
       this.onDrop?.('superseded');
     }
+    this.#tooLargeBurst = false;
     const time = captureTime(stamp, { mono: now, wall });
     if (time.rejected) this.#rejected(time.rejected);
     this.#timeSource = time.timeSource;
@@ -261,6 +279,7 @@ export abstract class StreamSource implements FrameSource {
       reconnects: this.#reconnects,
       timeSource: this.#timeSource,
       captureTimesRejected: this.counters.captureTimesRejected,
+      framesTooLarge: this.counters.tooLarge,
     };
   }
 }

@@ -30,6 +30,7 @@ export const ReplaySourceConfig = Type.Object(
     path: Type.String({ title: 'Path', description: 'Directory of images (or one image file); relative paths are resolved against the config file.', minLength: 1 }),
     ratePerSec: Type.Number({ title: 'Rate', description: 'Frames per second to emit.', exclusiveMinimum: 0, maximum: 1000, default: 10 }),
     loop: Type.Boolean({ title: 'Loop', description: 'Start again after the last image; false stops the source after one pass.', default: true }),
+    maxFileMB: Type.Integer({ title: 'File size limit', description: 'Image files larger than this (MiB) are skipped, counted (frames dropped, reason too-large) and logged. Files are read one at a time as they are replayed.', minimum: 1, maximum: 1024, default: 32 }),
   },
   { additionalProperties: false },
 );
@@ -43,6 +44,12 @@ const ReconnectConfig = Type.Object(
   },
   { additionalProperties: false, default: {}, title: 'Reconnect', description: 'Reconnect with exponential backoff and a stall watchdog.' },
 );
+
+const MaxFrameMB = Type.Integer({
+  title: 'Frame size limit',
+  description: 'Largest JPEG frame accepted from the stream, in MiB; a frame that grows past it is dropped and counted (frames dropped, reason too-large) and the stream resyncs at the next frame. The default fits 20 MP JPEGs.',
+  minimum: 1, maximum: 1024, default: 32,
+});
 
 export const FfmpegSourceConfig = Type.Object(
   {
@@ -62,6 +69,7 @@ export const FfmpegSourceConfig = Type.Object(
     realtime: Type.Boolean({ title: 'Real time', description: 'Files: read at the native frame rate (-re) instead of as fast as possible.', default: true }),
     loop: Type.Boolean({ title: 'Loop', description: 'Files: start again at the end.', default: false }),
     jpegQuality: Type.Integer({ title: 'JPEG quality', description: 'ffmpeg -q:v for JPEG output, 2 (best) to 31.', minimum: 2, maximum: 31, default: 3 }),
+    maxFrameMB: MaxFrameMB,
     reconnect: ReconnectConfig,
   },
   { additionalProperties: false },
@@ -72,6 +80,7 @@ export const GstreamerSourceConfig = Type.Object(
     type: Type.Literal('gstreamer', { title: 'Type', description: 'A GStreamer pipeline (child process gst-launch-1.0): Jetson CSI cameras (nvarguscamerasrc), hardware decode, GigE Vision (aravissrc).' }),
     pipeline: Type.String({ title: 'Pipeline', description: 'gst-launch-1.0 pipeline up to raw video, e.g. "aravissrc camera-name=X ! videoconvert"; Linesight appends the JPEG encoder and the pipe.', minLength: 1 }),
     jpegQuality: Type.Integer({ title: 'JPEG quality', description: 'jpegenc quality, 1 to 100.', minimum: 1, maximum: 100, default: 90 }),
+    maxFrameMB: MaxFrameMB,
     reconnect: ReconnectConfig,
   },
   { additionalProperties: false },
@@ -82,6 +91,7 @@ export const MjpegSourceConfig = Type.Object(
     type: Type.Literal('mjpeg', { title: 'Type', description: 'An HTTP MJPEG stream (multipart/x-mixed-replace), read natively.' }),
     url: Type.String({ title: 'URL', description: 'http:// or https:// stream URL.', pattern: '^https?://' }),
     headers: Type.Record(Type.String(), Type.String(), { title: 'Headers', description: 'Extra request headers (e.g. Authorization).', default: {} }),
+    maxFrameMB: MaxFrameMB,
     reconnect: ReconnectConfig,
   },
   { additionalProperties: false },
@@ -242,6 +252,11 @@ export const InferenceConfig = Type.Object(
       title: 'Control wait',
       description: 'Longest a warm-up or unload waits for its thread while parts are queued; bounds how long a hot swap takes under overload.',
       minimum: 0, maximum: 60000, default: 250,
+    }),
+    maxImagePixels: Type.Integer({
+      title: 'Image pixel limit',
+      description: 'Frames (and golden samples) with more pixels than this get an `error` verdict (LS_ERR_IMAGE_TOO_LARGE), checked from the image header before decoding. The default fits 20 MP cameras.',
+      minimum: 1, maximum: 1_000_000_000, default: 25_000_000,
     }),
     estimateStaleMs: Type.Integer({
       title: 'Estimate freshness',

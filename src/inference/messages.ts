@@ -1,8 +1,18 @@
 // The only types shared by the pool (main thread) and the worker threads (like piscina's common.ts).
 import type { FrameImage } from '../capture/frame.js';
 import type { ModelRef } from '../models/model-ref.js';
+import type { RuntimeOptions } from './runtimes/runtime.js';
 
 export type { ModelRef };
+
+/** Sized for 20 MP cameras with room to spare; the config's inference.maxImagePixels overrides it. */
+export const defaultMaxImagePixels = 25_000_000;
+
+/** What every worker thread is started with (workerData). */
+export interface WorkerOptions extends RuntimeOptions {
+  /** Frames with more pixels are refused from their header (LS_ERR_IMAGE_TOO_LARGE). */
+  maxImagePixels: number;
+}
 
 export interface InferTask {
   kind: 'infer';

@@ -17,7 +17,7 @@ import type { Logger } from '../log.js';
 import type { FrameImage } from '../capture/frame.js';
 import type { EdfEntry } from './edf-queue.js';
 import { FairQueue } from './fair-queue.js';
-import type { ModelRef, ResultMessage, TaskMessage, WorkerResult, WorkerTask } from './messages.js';
+import { defaultMaxImagePixels, type ModelRef, type ResultMessage, type TaskMessage, type WorkerOptions, type WorkerResult, type WorkerTask } from './messages.js';
 import type { RuntimeOptions } from './runtimes/runtime.js';
 import { ServiceEstimates, estimateKey, type EstimateOptions } from './service-estimates.js';
 
@@ -36,6 +36,8 @@ export interface PoolOptions extends RuntimeOptions {
   estimates?: Partial<EstimateOptions>;
   /** Stations that queued a part this recently count as active for fair share. */
   activeWindowMs?: number;
+  /** Frames with more pixels are refused before decoding (default: defaultMaxImagePixels). */
+  maxImagePixels?: number;
   /** The thread entry; tests substitute one that wraps the real handler. */
   workerFile?: URL;
 }
@@ -166,6 +168,7 @@ export class InferencePool {
       activeWindowMs: 1000,
       workerFile: defaultWorkerFile,
       ...options,
+      maxImagePixels: options.maxImagePixels ?? defaultMaxImagePixels,
     };
     this.#queue = new FairQueue({ workers: options.workers, activeWindowMs: this.#o.activeWindowMs });
     this.#estimates = new ServiceEstimates(options.estimates);
@@ -299,7 +302,12 @@ export class InferencePool {
 
   #spawn(): void {
     const worker = new Worker(this.#o.workerFile, {
-      workerData: { intraOpThreads: this.#o.intraOpThreads, executionProviders: this.#o.executionProviders, graphOptimization: this.#o.graphOptimization } satisfies RuntimeOptions,
+      workerData: {
+        intraOpThreads: this.#o.intraOpThreads,
+        executionProviders: this.#o.executionProviders,
+        graphOptimization: this.#o.graphOptimization,
+        maxImagePixels: this.#o.maxImagePixels,
+      } satisfies WorkerOptions,
     });
     const thread: Thread = { worker, threadId: worker.threadId, running: undefined, controls: [], resident: [], dead: false };
     // A new thread (a replacement) warms every active model before it takes a part.

@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { LinesightError } from '../errors.js';
 import type { FrameImage } from '../capture/frame.js';
 import { inputGeometry, type InputSpec } from '../models/manifest.js';
+import { defaultMaxImagePixels } from './messages.js';
 
 export interface Tensor {
   data: Float32Array | Uint8Array;
@@ -12,29 +13,51 @@ export interface Tensor {
   sourceHeight: number;
 }
 
-function openImage(image: FrameImage): sharp.Sharp {
-  if (image.kind === 'encoded') return sharp(image.data, { failOn: 'warning' });
+export interface DecodeLimits {
+  /** Images with more pixels than this are refused from their header, before any decoding. */
+  maxPixels: number;
+}
+
+const mp = (pixels: number): string => `${Math.round(pixels / 1e5) / 10} MP`;
+
+function tooLarge(width: number, height: number, limits: DecodeLimits): LinesightError {
+  return new LinesightError('LS_ERR_IMAGE_TOO_LARGE', `image is ${width}x${height} (${mp(width * height)}), over inference.maxImagePixels (${mp(limits.maxPixels)})`);
+}
+
+/** The image's size from its header alone (no pixels decoded); raw frames say theirs. */
+async function headerSize(image: FrameImage): Promise<{ width: number; height: number }> {
+  if (image.kind === 'raw') return { width: image.width, height: image.height };
+  if (image.data.byteLength === 0) throw new LinesightError('LS_ERR_IMAGE_DECODE', 'empty image (0 bytes)');
+  // sharp applies limitInputPixels to metadata() too, but with a message that names no size.
+  const meta = await sharp(image.data, { limitInputPixels: false }).metadata();
+  return { width: meta.width ?? 0, height: meta.height ?? 0 };
+}
+
+function openImage(image: FrameImage, limits: DecodeLimits): sharp.Sharp {
+  // limitInputPixels is the second guard, for a header that lies about the size.
+  if (image.kind === 'encoded') return sharp(image.data, { failOn: 'warning', limitInputPixels: limits.maxPixels });
   const channels = image.format === 'gray' ? 1 : 3;
   if (image.data.byteLength !== image.width * image.height * channels) {
     throw new LinesightError('LS_ERR_IMAGE_DECODE', `raw ${image.format} frame of ${image.width}x${image.height} needs ${image.width * image.height * channels} bytes, got ${image.data.byteLength}`);
   }
   // sharp reads raw pixels as RGB; BGR frames are swapped while filling the tensor instead.
-  return sharp(image.data, { raw: { width: image.width, height: image.height, channels } });
+  return sharp(image.data, { raw: { width: image.width, height: image.height, channels }, limitInputPixels: limits.maxPixels });
 }
 
-export async function toTensor(image: FrameImage, spec: InputSpec): Promise<Tensor> {
+export async function toTensor(image: FrameImage, spec: InputSpec, limits: DecodeLimits = { maxPixels: defaultMaxImagePixels }): Promise<Tensor> {
   const { channels, height: H, width: W } = inputGeometry(spec);
   let pipeline: sharp.Sharp;
   let sourceWidth: number;
   let sourceHeight: number;
   let targetW = W;
   try {
-    pipeline = openImage(image);
-    const meta = await pipeline.metadata();
-    sourceWidth = meta.width ?? 0;
-    sourceHeight = meta.height ?? 0;
+    // The header alone decides: a decompression bomb is refused before it inflates.
+    ({ width: sourceWidth, height: sourceHeight } = await headerSize(image));
     if (!sourceWidth || !sourceHeight) throw new Error('image has no size');
-    pipeline = channels === 1 ? pipeline.grayscale() : pipeline.removeAlpha().toColourspace('srgb');
+    if (sourceWidth * sourceHeight > limits.maxPixels) throw tooLarge(sourceWidth, sourceHeight, limits);
+    pipeline = openImage(image, limits);
+    // CMYK, 16-bit and palette images end up as 8-bit sRGB (or 8-bit grey) like any camera frame.
+    pipeline = channels === 1 ? pipeline.removeAlpha().grayscale() : pipeline.removeAlpha().toColourspace('srgb');
     switch (spec.resize) {
       case 'stretch':
         pipeline = pipeline.resize(W, H, { fit: 'fill' });
@@ -50,14 +73,18 @@ export async function toTensor(image: FrameImage, spec: InputSpec): Promise<Tens
         pipeline = pipeline.resize(targetW, H, { fit: 'fill' });
         break;
     }
-    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== channels || info.width !== targetW || info.height !== H) {
       throw new Error(`decoder gave ${info.width}x${info.height}x${info.channels}, wanted ${targetW}x${H}x${channels}`);
     }
     return { data: fill(data, targetW, spec, channels, H, W, image), sourceWidth, sourceHeight };
   } catch (err) {
     if (err instanceof LinesightError) throw err;
-    throw new LinesightError('LS_ERR_IMAGE_DECODE', (err as Error).message, { cause: err });
+    const message = (err as Error).message;
+    if (/exceeds pixel limit/i.test(message)) {
+      throw new LinesightError('LS_ERR_IMAGE_TOO_LARGE', `${message} (inference.maxImagePixels is ${mp(limits.maxPixels)})`, { cause: err });
+    }
+    throw new LinesightError('LS_ERR_IMAGE_DECODE', message || 'unreadable image', { cause: err });
   }
 }
 

@@ -5,13 +5,14 @@ import { threadId, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
 import { monotonicMs } from '../clock.js';
 import { describeError } from '../errors.js';
-import type { InferTask, ModelRef, StageTimings, WorkerResult, WorkerTask } from './messages.js';
+import type { InferTask, ModelRef, StageTimings, WorkerOptions, WorkerResult, WorkerTask } from './messages.js';
 import { toTensor } from './preprocess.js';
 import { runtimeFor } from './runtimes/index.js';
-import type { ModelSession, RuntimeOptions } from './runtimes/runtime.js';
+import type { ModelSession } from './runtimes/runtime.js';
 import { inputGeometry } from '../models/manifest.js';
 
-const options = workerData as RuntimeOptions;
+const options = workerData as WorkerOptions;
+const limits = { maxPixels: options.maxImagePixels };
 // Each worker thread is one unit of parallelism: libvips' own thread pool (one thread per core by
 // default, shared by the process) would make 2 workers fight over 2 cores for every decode. Its
 // operation cache only holds frames that never come back.
@@ -46,7 +47,7 @@ async function infer(task: InferTask, timings: StageTimings): Promise<WorkerResu
   t = monotonicMs();
   let tensor;
   try {
-    tensor = await toTensor(task.image, task.model.manifest.input);
+    tensor = await toTensor(task.image, task.model.manifest.input, limits);
   } catch (err) {
     return fail('decode', err, timings);
   }

@@ -2,8 +2,6 @@
 // (manifest, signature, checksum, output shape, golden samples), switch atomically for new parts,
 // retire the old one once its parts have drained, remember the choice across restarts, and roll
 // back — on request, or by itself when a new version errs or times out too often.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Clock } from '../clock.js';
 import { LinesightError, describeError } from '../errors.js';
 import type { EventBus } from '../events.js';
@@ -239,19 +237,12 @@ export class ModelManager {
   }
 
   async #checkGolden(version: ModelVersion, model: ModelRef): Promise<number> {
-    const golden = version.manifest.golden ?? [];
     const rule = ruleFromManifest(version.manifest);
     const problems: string[] = [];
-    for (const g of golden) {
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(join(version.dir, g.file));
-      } catch (err) {
-        problems.push(`${g.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        continue;
-      }
+    // The bytes the registry checked against the (signed) sha256: nothing is read again here.
+    for (const g of version.golden) {
       // Golden samples are checks, not parts: no budget, only a generous hang limit.
-      const r = await this.#o.pool.infer({ station: '(golden)', model, image: { kind: 'encoded', data: new Uint8Array(bytes) }, deadline: this.#o.clock.now() + 3_600_000, budgetMs: 30_000 });
+      const r = await this.#o.pool.infer({ station: '(golden)', model, image: { kind: 'encoded', data: new Uint8Array(g.bytes) }, deadline: this.#o.clock.now() + 3_600_000, budgetMs: 30_000 });
       if (!r.ok) {
         problems.push(`${g.file}: ${r.error.message}`);
         continue;
@@ -260,7 +251,7 @@ export class ModelManager {
       if (d.verdict !== g.verdict) problems.push(`${g.file}: expected ${g.verdict}, got ${d.verdict} (${d.label} ${d.score.toFixed(3)})`);
     }
     if (problems.length) throw new LinesightError('LS_ERR_MODEL_GOLDEN', `${refOf(version.manifest)}: ${problems.join('; ')}`);
-    return golden.length;
+    return version.golden.length;
   }
 
   /** After its last part settles, and if no station serves it, the old version leaves the workers. */

@@ -7,19 +7,39 @@ import { schemaProblems } from '../schema-problems.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 
+// Caps on what a manifest may declare. A manifest comes from whoever can write the models
+// directory or upload an archive; each number below sizes an allocation or a loop.
+export const manifestLimits = {
+  /** Largest manifest.json read, in bytes. */
+  fileBytes: 1024 * 1024,
+  /** Each input dimension (height, width, channels). */
+  dimension: 8192,
+  /** Input tensor elements (C·H·W): 16 Mi float32 is 64 MiB per part. */
+  inputElements: 16 * 1024 * 1024,
+  labels: 10_000,
+  labelLength: 128,
+  golden: 100,
+  /** Each golden image, and all of one version's together, in bytes. */
+  goldenBytes: 32 * 1024 * 1024,
+  goldenTotalBytes: 128 * 1024 * 1024,
+  text: 4096,
+} as const;
+
+const Label = Type.String({ minLength: 1, maxLength: manifestLimits.labelLength });
+
 export const ManifestSchema = Type.Object(
   {
     schemaVersion: Type.Literal(1, { description: 'Manifest format version.' }),
     name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', maxLength: 64, description: 'Model name; the parent directory name.' }),
     version: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.+-]*$', maxLength: 64, description: 'Model version; the directory name.' }),
-    description: Type.Optional(Type.String()),
+    description: Type.Optional(Type.String({ maxLength: manifestLimits.text })),
     format: OneOf(['onnx', 'tflite'] as const, { title: 'Format', description: 'Selects the runtime.' }),
-    file: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', description: 'Model file name inside the version directory.' }),
+    file: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', maxLength: 255, description: 'Model file name inside the version directory.' }),
     sha256: Type.String({ pattern: '^[a-f0-9]{64}$', description: 'Lower-case hex sha256 of the model file.' }),
     input: Type.Object(
       {
-        name: Type.String({ minLength: 1 }),
-        shape: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 4, maxItems: 4, description: 'Batch, then channels/height/width in `layout` order.' }),
+        name: Type.String({ minLength: 1, maxLength: 256 }),
+        shape: Type.Array(Type.Integer({ minimum: 1, maximum: manifestLimits.dimension }), { minItems: 4, maxItems: 4, description: 'Batch, then channels/height/width in `layout` order.' }),
         layout: OneOf(['NCHW', 'NHWC'] as const, { title: 'Layout', description: 'Tensor layout.' }),
         dtype: OneOf(['float32', 'uint8'] as const, { title: 'Dtype', description: 'Input element type; uint8 skips normalisation.', default: 'float32' }),
         colorOrder: OneOf(['RGB', 'BGR', 'GRAY'] as const, { title: 'Color order', description: 'Channel order the model was trained on.' }),
@@ -40,7 +60,7 @@ export const ManifestSchema = Type.Object(
     ),
     output: Type.Object(
       {
-        name: Type.Optional(Type.String({ minLength: 1, description: 'Output tensor; the first output when absent.' })),
+        name: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Output tensor; the first output when absent.' })),
         reduce: OneOf(['none', 'max', 'mean'] as const, {
           title: 'Reduce',
           description: 'Collapse the output to one score first (e.g. max over a detector\'s anchor scores: "is there any face").',
@@ -50,12 +70,13 @@ export const ManifestSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
-    labels: Type.Array(Type.String({ minLength: 1 }), {
+    labels: Type.Array(Label, {
       minItems: 2,
+      maxItems: manifestLimits.labels,
       uniqueItems: true,
       description: 'One per output score, in order; with two labels a single score is the probability of the second.',
     }),
-    failLabels: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, uniqueItems: true, description: 'Labels that mean the part is bad.' }),
+    failLabels: Type.Array(Label, { minItems: 1, maxItems: manifestLimits.labels, uniqueItems: true, description: 'Labels that mean the part is bad.' }),
     thresholds: Type.Object(
       {
         pass: Type.Number({ minimum: 0, maximum: 1 }),
@@ -67,16 +88,17 @@ export const ManifestSchema = Type.Object(
       Type.Array(
         Type.Object(
           {
-            file: Type.String({ pattern: '^(?!/)(?!.*\\.\\.)[A-Za-z0-9_./-]+$', description: 'Image inside the version directory.' }),
+            file: Type.String({ pattern: '^(?!/)(?!.*\\.\\.)[A-Za-z0-9_./-]+$', maxLength: 255, description: 'Image inside the version directory.' }),
             verdict: OneOf(['pass', 'fail', 'uncertain'] as const, { title: 'Verdict', description: 'What this version must answer for the image.' }),
+            sha256: Type.Optional(Type.String({ pattern: '^[a-f0-9]{64}$', description: 'Lower-case hex sha256 of the image, so the signature covers it; `linesight models sign` fills it in. Required when trusted keys are configured.' })),
           },
           { additionalProperties: false },
         ),
-        { description: 'Golden samples: activation is refused if the version disagrees with any of them.' },
+        { maxItems: manifestLimits.golden, description: 'Golden samples: activation is refused if the version disagrees with any of them.' },
       ),
     ),
-    signature: Type.Optional(Type.String({ description: 'ed25519 signature (base64) over the canonical manifest without this field; pins the model sha256.' })),
-    source: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Provenance: where the model came from, its licence.' })),
+    signature: Type.Optional(Type.String({ maxLength: 1024, description: 'ed25519 signature (base64) over the canonical manifest without this field; pins the model sha256.' })),
+    source: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 32, description: 'Provenance: where the model came from, its licence.' })),
   },
   { additionalProperties: false },
 );
@@ -103,6 +125,10 @@ export function manifestProblems(raw: unknown): { manifest?: ModelManifest; prob
     problems.push(`input.shape: got ${channels} channel(s) in ${m.input.layout} order, expected ${wanted} for colorOrder ${m.input.colorOrder}`);
   }
   if (m.input.shape[0] !== 1) problems.push(`input.shape[0]: got ${m.input.shape[0]}, expected batch size 1`);
+  const elements = m.input.shape.reduce((a, b) => a * b, 1);
+  if (elements > manifestLimits.inputElements) {
+    problems.push(`input.shape: got ${JSON.stringify(m.input.shape)} (${elements} elements), expected at most ${manifestLimits.inputElements} elements per input tensor`);
+  }
   for (const key of ['mean', 'std'] as const) {
     const n = m.input.normalize[key].length;
     if (n !== 1 && n !== wanted) problems.push(`input.normalize.${key}: got ${n} values, expected 1 or ${wanted}`);

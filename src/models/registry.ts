@@ -2,11 +2,11 @@
 // only handed out after its manifest validates and its bytes match the manifest's sha256;
 // the verified bytes (not the path) go to the workers, so what was checked is what runs.
 import { createHash } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LinesightError } from '../errors.js';
 import type { KeyObject } from 'node:crypto';
-import { MANIFEST_FILE, manifestProblems, type ModelManifest } from './manifest.js';
+import { MANIFEST_FILE, manifestLimits, manifestProblems, type ModelManifest } from './manifest.js';
 import { checkSignature } from './signature.js';
 
 export interface ModelVersion {
@@ -18,6 +18,15 @@ export interface ModelVersion {
   readonly bytes: Uint8Array;
   /** Identifies this exact model build in worker caches. */
   readonly key: string;
+  /** The golden samples, read and checked against their sha256 once: the golden check runs on these bytes. */
+  readonly golden: readonly GoldenSample[];
+}
+
+export interface GoldenSample {
+  readonly file: string;
+  readonly verdict: 'pass' | 'fail' | 'uncertain';
+  readonly sha256: string;
+  readonly bytes: Uint8Array;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -49,7 +58,7 @@ export async function readManifest(dir: string): Promise<{ manifest: ModelManife
   let text: string;
   let parsed: unknown;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readCapped(path, manifestLimits.fileBytes, 'manifest.json')).toString('utf8');
     parsed = JSON.parse(text);
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no manifest.json' : (err as Error).message;
@@ -67,7 +76,58 @@ export interface LoadOptions {
   keys?: readonly KeyObject[];
 }
 
-/** Reads and verifies one version directory: manifest, signature, model checksum. */
+/**
+ * A whole file, refused (with a message naming `what` and the cap) when larger than `max` bytes;
+ * the size is checked before reading and again on what was read, in case the file grew.
+ */
+async function readCapped(path: string, max: number, what: string): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const size = (await handle.stat()).size;
+    if (size > max) throw new Error(`${what} is ${size} bytes, over the ${max}-byte limit`);
+    const buf = Buffer.alloc(size + 1);
+    const { bytesRead } = await handle.read(buf, 0, size + 1, 0);
+    if (bytesRead > size) throw new Error(`${what} grew while being read`);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Reads every golden sample once and checks it against the manifest's sha256, which the
+ * signature covers. With trusted keys, a sample without a sha256 is refused: anyone who can
+ * write the directory could swap it and let a bad version through its own gate.
+ */
+async function loadGolden(dir: string, manifest: ModelManifest, signed: boolean): Promise<GoldenSample[]> {
+  const id = `${manifest.name}@${manifest.version}`;
+  const out: GoldenSample[] = [];
+  let total = 0;
+  for (const [i, g] of (manifest.golden ?? []).entries()) {
+    if (signed && !g.sha256) {
+      throw new LinesightError('LS_ERR_SIGNATURE', `${id}: golden[${i}] (${g.file}) has no sha256, so the signature does not cover it; run \`linesight models sign\` to add it`);
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await readCapped(join(dir, g.file), manifestLimits.goldenBytes, g.file);
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new LinesightError('LS_ERR_MODEL_GOLDEN', `${id}: golden[${i}] ${g.file}: ${why}`, { cause: err });
+    }
+    total += bytes.byteLength;
+    if (total > manifestLimits.goldenTotalBytes) {
+      throw new LinesightError('LS_ERR_MODEL_GOLDEN', `${id}: golden samples total over ${manifestLimits.goldenTotalBytes} bytes (at ${g.file})`);
+    }
+    const actual = sha256Hex(bytes);
+    if (g.sha256 && actual !== g.sha256) {
+      throw new LinesightError('LS_ERR_GOLDEN_CHECKSUM', `${g.file} has sha256 ${actual}, manifest says ${g.sha256}`);
+    }
+    out.push({ file: g.file, verdict: g.verdict, sha256: actual, bytes });
+  }
+  return out;
+}
+
+/** Reads and verifies one version directory: manifest, signature, model checksum, golden checksums. */
 export async function loadModelVersion(dir: string, options: LoadOptions = {}): Promise<ModelVersion> {
   const { manifest, raw } = await readManifest(dir);
   checkSignature(manifest, raw, options.keys ?? []);
@@ -84,9 +144,10 @@ export async function loadModelVersion(dir: string, options: LoadOptions = {}): 
   }
   const bytes = new Uint8Array(new SharedArrayBuffer(data.byteLength));
   bytes.set(data);
+  const golden = await loadGolden(dir, manifest, (options.keys ?? []).length > 0);
   // The key covers the manifest too: the same weights fed differently are a different model.
   const identity = sha256Hex(Buffer.from(JSON.stringify(manifest) + actual)).slice(0, 12);
-  return { manifest, raw, dir, bytes, key: `${manifest.name}@${manifest.version}#${identity}` };
+  return { manifest, raw, dir, bytes, key: `${manifest.name}@${manifest.version}#${identity}`, golden };
 }
 
 export class ModelRegistry {

@@ -14,6 +14,7 @@ import { decide, ruleFromManifest } from '../models/decision.js';
 import type { LoadedModel } from '../models/model-ref.js';
 import type { InferencePool, PoolResult } from '../inference/pool.js';
 import type { Verdict, VerdictKind } from '../verdict.js';
+import type { QueueReport, QueueReporter } from '../queues.js';
 import { buildVerdict, type Part, type ServingModel, type VerdictDetail } from './part.js';
 
 export type { ServingModel };
@@ -65,7 +66,7 @@ export interface StationStatus {
   source: ReturnType<FrameSource['health']>;
 }
 
-export class Station {
+export class Station implements QueueReporter {
   readonly id: string;
   readonly #o: StationOptions;
   #model: ServingModel | undefined;
@@ -287,6 +288,17 @@ export class Station {
     });
   }
 
+
+  /**
+   * The frames a triggered station keeps for late triggers: a ring of the newest few, so memory
+   * is bounded by count (raw frames are the largest: at most `capacity` of them per camera).
+   * Waiting triggers are bounded by time instead: each gets its verdict within the budget.
+   */
+  queues(): QueueReport[] {
+    if (!this.#triggered) return [];
+    const ring = this.#ring;
+    return [{ queue: `frame-ring:${this.id}`, depth: ring.size, capacity: ring.capacity, dropped: { 'full-oldest': ring.evicted } }];
+  }
 
   status(): StationStatus {
     const m = this.#model;

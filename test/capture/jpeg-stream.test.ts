@@ -142,7 +142,7 @@ test('an FFD9 inside an APPn or COM segment (an embedded thumbnail) does not end
   assert.deepEqual([got.width, got.height], [expected.width, expected.height]);
 });
 
-test('reset() drops a frame in progress and counts it; a frame over maxFrameBytes is dropped and counted', () => {
+test('reset() drops a frame in progress and counts it; a frame over maxFrameBytes is dropped and counted as too large', () => {
   const splitter = new JpegSplitter();
   assert.deepEqual(splitter.push(a.subarray(0, 500)), []);
   assert.ok(splitter.pending > 0);
@@ -159,6 +159,59 @@ test('reset() drops a frame in progress and counts it; a frame over maxFrameByte
     for (let i = 0; i < stream.length; i += chunkSize) chunks.push(stream.subarray(i, i + chunkSize));
     const bounded = split(chunks, new JpegSplitter({ maxFrameBytes: big.length - 1 }));
     assertFrames(bounded.frames, [a], `oversized frame then a small one, chunks of ${chunkSize}`);
-    assert.equal(bounded.splitter.corrupt, 1);
+    assert.equal(bounded.splitter.tooLarge, 1);
+    assert.equal(bounded.splitter.corrupt, 0);
+  }
+});
+
+/** The start of a real JPEG up to and including its SOS header: what follows is scan data. */
+function headersOf(jpeg: Buffer): Buffer {
+  let p = 2;
+  for (;;) {
+    const marker = jpeg[p + 1]!;
+    const len = jpeg.readUInt16BE(p + 2);
+    p += 2 + len;
+    if (marker === 0xda) return jpeg.subarray(0, p);
+  }
+}
+
+test('an endless frame (no EOI) is dropped at the cap, memory stays near the cap, and good frames after it come through', () => {
+  const max = 1024 * 1024;
+  const splitter = new JpegSplitter({ maxFrameBytes: max });
+  const chunk = 64 * 1024;
+  let held = 0;
+  const frames: Buffer[] = [];
+  const feed = (bytes: Buffer) => {
+    for (let i = 0; i < bytes.length; i += chunk) {
+      frames.push(...splitter.push(bytes.subarray(i, i + chunk)));
+      held = Math.max(held, splitter.held);
+      assert.ok(splitter.pending <= max, `pending ${splitter.pending}`);
+    }
+  };
+  feed(a);
+  // 20 MiB of scan data that never ends: twenty times the cap.
+  feed(headersOf(b));
+  // Entropy-coded data: every FF is stuffed (FF00), as an encoder writes it.
+  const scan = noise(1024 * 1024, 7);
+  for (let i = 0; i < scan.length - 1; i++) if (scan[i] === 0xff) scan[++i] = 0x00;
+  scan[scan.length - 1] = 0x00;
+  for (let i = 0; i < 20; i++) feed(scan);
+  assert.equal(splitter.tooLarge, 1, 'the endless frame is one dropped frame');
+  assert.ok(held <= max + 2 * chunk + 64 * 1024, `splitter held ${held} bytes with a cap of ${max}`);
+  feed(b);
+  feed(a);
+  assertFrames(frames, [a, b, a], 'good frames around the endless one');
+  assert.equal(splitter.corrupt, 0);
+});
+
+test('a huge complete frame followed by good frames: the huge one is dropped, the good ones come through', () => {
+  const big = small.at(-1)!;
+  const padded = Buffer.concat([big.subarray(0, 2), Buffer.from([0xff, 0xfe, 0xff, 0xff]), Buffer.alloc(0xfffd), big.subarray(2)]);
+  const stream = Buffer.concat([a, padded, padded, b, a]);
+  for (const chunkSize of [stream.length, 4096]) {
+    const r = split(Array.from({ length: Math.ceil(stream.length / chunkSize) }, (_, i) => stream.subarray(i * chunkSize, (i + 1) * chunkSize)), new JpegSplitter({ maxFrameBytes: 0xfffd }));
+    assertFrames(r.frames, [a, b, a], `chunks of ${chunkSize}`);
+    assert.equal(r.splitter.tooLarge, 2);
+    assert.equal(r.splitter.corrupt, 0);
   }
 });

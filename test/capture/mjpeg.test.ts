@@ -181,6 +181,37 @@ test('nothing listening: start() resolves, health says failed with the reason; b
   const h = await healthUntil(source, 5_000, 'failed', (x) => x.state === 'failed' && x.reconnects >= 1);
   assert.match(h.lastError!, /ECONNREFUSED/);
 
-  const bad = new MjpegSource('cam2', { type: 'mjpeg', url: 'ftp://cam/video', headers: {}, reconnect: fastReconnect }, { clock: systemClock, log: createLogger({ level: 'silent' }) });
+  const bad = new MjpegSource('cam2', { type: 'mjpeg', url: 'ftp://cam/video', headers: {}, maxFrameMB: 32, reconnect: fastReconnect }, { clock: systemClock, log: createLogger({ level: 'silent' }) });
   await assert.rejects(bad.start(), (err) => isLinesightError(err, 'LS_ERR_SOURCE_CONFIG') && /ftp:\/\/cam\/video.*http:\/\//.test(err.message));
+});
+
+test('a camera sending an endless frame: it is dropped at maxFrameMB, counted, logged once, and the frames after it come through', async (t) => {
+  const soiToSos = (jpeg: Buffer) => {
+    for (let p = 2; ; ) {
+      const marker = jpeg[p + 1]!;
+      p += 2 + jpeg.readUInt16BE(p + 2);
+      if (marker === 0xda) return jpeg.subarray(0, p);
+    }
+  };
+  // 3 MiB of scan data with no end, in 64 KiB writes, then good frames.
+  const scan = Buffer.alloc(64 * 1024, 0x55);
+  const url = await serve(t, (_req, res) => {
+    startStream(res);
+    res.write(`--${boundary}\r\nContent-Type: image/jpeg\r\n\r\n`);
+    res.write(soiToSos(samples[0]!));
+    for (let i = 0; i < 48; i++) res.write(scan);
+    res.write('\r\n');
+    sendPaced(res, samples.slice(0, 3), false);
+  });
+  const { source, logs } = mjpegSource(t, url, { maxFrameMB: 1 });
+  const drops: string[] = [];
+  source.onDrop = (reason) => drops.push(reason);
+  await source.start();
+  const got = await within(10_000, 'the good frames after the endless one', framesUntil(source, (f) => Buffer.from(f.image.data).equals(samples[2]!)));
+  assert.ok(got.every((f) => samples.slice(0, 3).some((s) => Buffer.from(f.image.data).equals(s))));
+  assert.equal(source.counters.tooLarge, 1);
+  assert.equal(source.health().framesTooLarge, 1);
+  assert.deepEqual(drops.filter((d) => d === 'too-large'), ['too-large']);
+  assert.equal(source.counters.decodeErrors, 0);
+  assert.equal(logs.filter((l) => /LS_ERR_FRAME_TOO_LARGE/.test(l) || /grew past maxFrameMB \(1 MiB\)/.test(l)).length, 1, logs.join('\n'));
 });
