@@ -41,6 +41,15 @@ export const errorTable = {
   LS_ERR_BROKER_LISTEN: { message: 'embedded MQTT broker cannot listen on %s', status: 500 },
   LS_ERR_API_LISTEN: { message: 'HTTP API cannot listen on %s', status: 500 },
   LS_ERR_UNAUTHORIZED: { message: 'missing or wrong bearer token', status: 401 },
+  // MQTT: embedded broker access, TLS, bounded queues, hostile trigger payloads (issue 9).
+  LS_ERR_MQTT_USERS: { message: 'invalid MQTT users in %s', status: 400 },
+  LS_ERR_PASSWORD_HASH: { message: 'invalid password hash', status: 400 },
+  LS_ERR_MQTT_TLS: { message: 'cannot use MQTT TLS file %s', status: 400 },
+  LS_ERR_MQTT_NOT_AUTHORIZED: { message: 'MQTT client %s not authorized', status: 401 },
+  LS_ERR_MQTT_FORBIDDEN: { message: 'MQTT client %s may not %s', status: 403 },
+  LS_ERR_MQTT_PACKET_TOO_LARGE: { message: 'MQTT packet larger than %s bytes', status: 413 },
+  LS_ERR_MQTT_QUEUE_FULL: { message: 'MQTT queue %s full', status: 503 },
+  LS_ERR_TRIGGER_PAYLOAD: { message: 'unreadable trigger payload (%s)', status: 400 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;

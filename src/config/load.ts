@@ -8,6 +8,7 @@ import { LinesightError } from '../errors.js';
 import { schemaProblems } from '../schema-problems.js';
 import { bundledModelsDir, bundledSamplesDir } from '../paths.js';
 import { ConfigSchema, type Config } from './schema.js';
+import { parseUsersDocument } from '../publish/broker-users.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false, verbose: true });
 const validate = ajv.compile<Config>(ConfigSchema);
@@ -19,6 +20,8 @@ const envOverrides: Array<[string, (c: Config, v: string) => void]> = [
   ['LINESIGHT_MQTT_URL', (c, v) => (c.mqtt.url = v)],
   ['LINESIGHT_MQTT_USERNAME', (c, v) => (c.mqtt.username = v)],
   ['LINESIGHT_MQTT_PASSWORD', (c, v) => (c.mqtt.password = v)],
+  // The embedded broker's users as YAML or JSON (a list, or {users: [...]}), replacing mqtt.embedded.users.
+  ['LINESIGHT_MQTT_USERS', (c, v) => (c.mqtt.embedded.users = parseUsersDocument(v, 'LINESIGHT_MQTT_USERS'))],
   ['LINESIGHT_API_TOKEN', (c, v) => (c.api.token = v)],
 ];
 
