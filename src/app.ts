@@ -8,6 +8,7 @@ import { EventBus } from './events.js';
 import { Readiness } from './health.js';
 import { createLogger, type Logger } from './log.js';
 import { createSource } from './capture/sources.js';
+import { redactUrl } from './capture/child-process.js';
 import { GpioTrigger } from './capture/gpio-trigger.js';
 import { MqttTrigger } from './capture/mqtt-trigger.js';
 import type { Trigger, TriggerHealth } from './capture/trigger.js';
@@ -21,7 +22,9 @@ import { ModelRegistry } from './models/registry.js';
 import { loadPublicKey } from './models/signature.js';
 import type { KeyObject } from 'node:crypto';
 import { Station } from './pipeline/station.js';
+import { brokerAccessFromConfig } from './publish/broker-access.js';
 import { EmbeddedBroker } from './publish/embedded-broker.js';
+import { clientTlsOptions, type ClientTlsOptions } from './publish/mqtt-tls.js';
 import { LocalMqttPublisher } from './publish/local-mqtt.js';
 import type { Publisher } from './publish/publisher.js';
 import { ConsoleSummary } from './publish/console-summary.js';
@@ -65,6 +68,9 @@ export class App {
   #watcher: ModelWatcher | undefined;
   #apiUrl = '';
   #mqttUrl = '';
+  /** How Linesight's own MQTT clients log in: the embedded broker's service identity, or mqtt.username/password and mqtt.tls for an external one. */
+  #mqttLogin: { username?: string | undefined; password?: string | undefined; tls?: ClientTlsOptions } = {};
+  #broker: EmbeddedBroker | undefined;
   #stops: Array<() => Promise<void> | void> = [];
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -130,11 +136,25 @@ export class App {
 
     if (config.mqtt.url) {
       this.#mqttUrl = config.mqtt.url;
+      this.#mqttLogin = { username: config.mqtt.username, password: config.mqtt.password, tls: clientTlsOptions(config.mqtt.tls) };
     } else {
-      const broker = new EmbeddedBroker({ ...config.mqtt.embedded, log: log.child({ component: 'broker' }) });
+      const e = config.mqtt.embedded;
+      const broker = new EmbeddedBroker({
+        host: e.host,
+        port: e.port,
+        access: brokerAccessFromConfig(config),
+        maxPacketBytes: e.maxPacketBytes,
+        maxQueuedPerClient: e.maxQueuedPerClient,
+        tls: e.tls,
+        clock: this.clock,
+        log: log.child({ component: 'broker' }),
+      });
       await broker.start();
       this.#stops.push(() => broker.stop());
+      this.reportQueues(broker);
+      this.#broker = broker;
       this.#mqttUrl = broker.url;
+      this.#mqttLogin = broker.serviceCredentials;
     }
     await this.#onStage?.('broker');
 
@@ -191,13 +211,16 @@ export class App {
       cameras: config.stations.map((s) => s.id),
       topicPrefix: config.mqtt.topicPrefix,
       clientIdPrefix: config.mqtt.clientIdPrefix,
-      username: config.mqtt.username,
-      password: config.mqtt.password,
+      ...this.#mqttLogin,
+      maxQueued: config.mqtt.offlineQueue.maxMessages,
+      maxQueuedBytes: config.mqtt.offlineQueue.maxBytes,
+      maxInflight: config.mqtt.offlineQueue.maxInflight,
       bus: this.bus,
       log: log.child({ component: 'local-mqtt' }),
       clock: this.clock,
     });
     this.publishers.push(local);
+    this.reportQueues(local);
     for (const p of this.publishers) {
       await p.start();
       this.bus.on('verdict', (v) => p.publish(v));
@@ -227,7 +250,7 @@ export class App {
       this.#watcher = watcher;
       this.#stops.push(() => watcher.stop());
     }
-    log.info({ stations: this.stations.length, mqtt: this.#mqttUrl, api: this.#apiUrl || 'off' }, 'Linesight running');
+    log.info({ stations: this.stations.length, mqtt: redactUrl(this.#mqttUrl), api: this.#apiUrl || 'off' }, 'Linesight running');
     await this.#onStage?.('running');
   }
 
@@ -255,8 +278,7 @@ export class App {
           url: this.#mqttUrl,
           topic: t.topic ?? topics.trigger(mqtt.topicPrefix, line, sc.id),
           clientId: `${mqtt.clientIdPrefix}-${line}-${sc.id}-trigger`,
-          username: mqtt.username,
-          password: mqtt.password,
+          ...this.#mqttLogin,
           dedupeMs: t.dedupeMs,
           clock: this.clock,
           log,
@@ -298,6 +320,7 @@ export class App {
             return m ? [{ camera: s.id, name: m.manifest.name, version: m.manifest.version, provider: m.provider }] : [];
           }),
         queues: () => this.#queueReporters.flatMap((r) => r.queues()),
+        broker: () => ({ ...(this.#broker?.refusals ?? {}) }),
       }),
       stations: {
         list: () => this.stations.map((s) => s.status()),

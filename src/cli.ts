@@ -10,6 +10,7 @@ import { ModelRegistry } from './models/registry.js';
 import { loadPublicKey } from './models/signature.js';
 import { packageVersion } from './version.js';
 import { modelsCommand } from './cli-models.js';
+import { mqttCommand } from './cli-mqtt.js';
 
 const usage = `linesight ${packageVersion}
 
@@ -18,6 +19,7 @@ Usage:
   linesight check-config FILE       validate a config file and exit
   linesight config-reference        print the config reference (Markdown)
   linesight models ...              list, sign, verify, activate, roll back model versions
+  linesight mqtt hash-password      read a password on stdin, print its hash for mqtt.embedded.users
   linesight --version | --help
 `;
 
@@ -70,6 +72,13 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'models') {
     try {
       return await modelsCommand(argv.slice(1), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), env: process.env });
+    } catch (err) {
+      return fail(err);
+    }
+  }
+  if (argv[0] === 'mqtt') {
+    try {
+      return await mqttCommand(argv.slice(1), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), stdin: process.stdin });
     } catch (err) {
       return fail(err);
     }

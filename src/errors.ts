@@ -51,6 +51,15 @@ export const errorTable = {
   LS_ERR_IMAGE_TOO_LARGE: { message: 'image too large', status: 413 },
   LS_ERR_FRAME_TOO_LARGE: { message: 'frame too large', status: 413 },
   LS_ERR_GOLDEN_CHECKSUM: { message: 'golden sample checksum mismatch', status: 422 },
+  // MQTT: embedded broker access, TLS, bounded queues, hostile trigger payloads (issue 9).
+  LS_ERR_MQTT_USERS: { message: 'invalid MQTT users in %s', status: 400 },
+  LS_ERR_PASSWORD_HASH: { message: 'invalid password hash', status: 400 },
+  LS_ERR_MQTT_TLS: { message: 'cannot use MQTT TLS file %s', status: 400 },
+  LS_ERR_MQTT_NOT_AUTHORIZED: { message: 'MQTT client %s not authorized', status: 401 },
+  LS_ERR_MQTT_FORBIDDEN: { message: 'MQTT client %s may not %s', status: 403 },
+  LS_ERR_MQTT_PACKET_TOO_LARGE: { message: 'MQTT packet larger than %s bytes', status: 413 },
+  LS_ERR_MQTT_QUEUE_FULL: { message: 'MQTT queue %s full', status: 503 },
+  LS_ERR_TRIGGER_PAYLOAD: { message: 'unreadable trigger payload (%s)', status: 400 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;

@@ -8,7 +8,9 @@ export interface MetricsSources {
   pool: () => { workers: number; running: number; queued: number; crashed: number; hung: number; refused: number; shed: number };
   threads: () => Array<{ threadId: number; resident: string[]; warming: boolean }>;
   estimates: () => Array<{ model: string; size: string; ms: number }>;
-  triggers: () => Array<{ camera: string; kind: string; up: boolean; fired: number; repeats: number; restarts: number }>;
+  triggers: () => Array<{ camera: string; kind: string; up: boolean; fired: number; repeats: number; restarts: number; rejectedPayloads?: Partial<Record<string, number>> }>;
+  /** What the embedded broker refused since start, by reason (connect, publish, subscribe, packet-too-large). */
+  broker?: () => Record<string, number>;
   publishers: () => Array<{ name: string; connected: boolean; pending: number }>;
   models: () => Array<{ camera: string; name: string; version: string; provider: string }>;
   cameras: () => Array<{ camera: string; state: string; fps: number; reconnects: number; framesEmitted: number }>;
@@ -108,6 +110,12 @@ export function createMetrics(bus: EventBus, sources: MetricsSources): Registry 
   sampled('linesight_trigger_parts', 'Parts the trigger input announced since start.', ['camera', 'kind'], () => sources.triggers().map((t) => [{ camera: t.camera, kind: t.kind }, t.fired]));
   sampled('linesight_trigger_repeats', 'Trigger messages recognised as repeats (MQTT resends) and not fired again, since start.', ['camera', 'kind'], () =>
     sources.triggers().map((t) => [{ camera: t.camera, kind: t.kind }, t.repeats]),
+  );
+  sampled('linesight_trigger_rejected_payloads', 'Trigger messages whose payload could not be read since start, by reason (too-large, not-utf8, bad-json, bad-part-id, bad-sent-at); each was still inspected as a part.', ['camera', 'kind', 'reason'], () =>
+    sources.triggers().flatMap((t) => Object.entries(t.rejectedPayloads ?? {}).map(([reason, n]): [Record<string, string>, number] => [{ camera: t.camera, kind: t.kind, reason }, n ?? 0])),
+  );
+  sampled('linesight_broker_refused', 'What the embedded MQTT broker refused since start, by reason: connect (not authorized), publish (dropped), subscribe (0x80), packet-too-large (disconnected).', ['reason'], () =>
+    Object.entries(sources.broker?.() ?? {}).map(([reason, n]): [Record<string, string>, number] => [{ reason }, n]),
   );
   sampled('linesight_trigger_restarts', 'Restarts of the trigger input (gpiomon) since start.', ['camera', 'kind'], () => sources.triggers().map((t) => [{ camera: t.camera, kind: t.kind }, t.restarts]));
   sampled('linesight_camera_fps', 'Frames per second the camera delivers (last 5 s).', ['camera'], () => sources.cameras().map((c) => [{ camera: c.camera }, c.fps]));

@@ -12,9 +12,10 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { systemClock, waitAtMost, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
 import { redactUrl } from './child-process.js';
 import { RedeliveryFilter } from './redelivery.js';
-import { HealthState, parseTriggerPayload, type Trigger, type TriggerEvent, type TriggerHealth, type TriggerHealthListener, type TriggerStats } from './trigger.js';
+import { HealthState, parseTriggerPayload, type PayloadProblem, type Trigger, type TriggerEvent, type TriggerHealth, type TriggerHealthListener, type TriggerStats } from './trigger.js';
 
 export interface MqttTriggerOptions {
   url: string;
@@ -23,6 +24,8 @@ export interface MqttTriggerOptions {
   clientId: string;
   username?: string | undefined;
   password?: string | undefined;
+  /** TLS options for mqtts:// (ca, cert, key, rejectUnauthorized, servername), passed to mqtt.js. */
+  tls?: Pick<IClientOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'>;
   log: Logger;
   clock?: Clock;
   /** A part id seen again within this long is a redelivery, not a new part; 0 turns it off. */
@@ -39,6 +42,8 @@ export interface MqttTriggerCounters {
   fired: number;
   /** Repeats dropped: resent by the broker (`packet`) or by the publisher (`part`). */
   repeats: { packet: number; part: number };
+  /** Messages whose payload could not be (fully) read, by problem; each was still a part. */
+  rejectedPayloads: Partial<Record<PayloadProblem, number>>;
 }
 
 export class MqttTrigger implements Trigger {
@@ -49,17 +54,19 @@ export class MqttTrigger implements Trigger {
   readonly #redelivery: RedeliveryFilter;
   #client: MqttClient | undefined;
   #connects = 0;
-  readonly counters: MqttTriggerCounters = { fired: 0, repeats: { packet: 0, part: 0 } };
+  readonly counters: MqttTriggerCounters = { fired: 0, repeats: { packet: 0, part: 0 }, rejectedPayloads: {} };
+  readonly #problems: RateLimitedLog;
 
   constructor(options: MqttTriggerOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#health = new HealthState({ ok: false, detail: 'not started' }, options.onHealthChange);
     this.#redelivery = new RedeliveryFilter({ clock: this.#clock, windowMs: options.dedupeMs ?? defaultDedupeMs });
+    this.#problems = new RateLimitedLog({ clock: this.#clock });
   }
 
   stats(): TriggerStats {
-    return { fired: this.counters.fired, repeats: this.counters.repeats.packet + this.counters.repeats.part, restarts: 0 };
+    return { fired: this.counters.fired, repeats: this.counters.repeats.packet + this.counters.repeats.part, restarts: 0, rejectedPayloads: { ...this.counters.rejectedPayloads } };
   }
 
   health(): TriggerHealth {
@@ -72,6 +79,7 @@ export class MqttTrigger implements Trigger {
       clientId,
       username,
       password,
+      ...this.#o.tls,
       protocolVersion: 4,
       clean: false,
       reconnectPeriod: 1000,
@@ -110,7 +118,7 @@ export class MqttTrigger implements Trigger {
     client.on('close', () => {
       if (this.#client === client) this.#health.set(false, `not connected to the broker at ${redactUrl(url)}; triggers wait in the broker's session`);
     });
-    client.on('error', (err) => log.warn({ err }, 'trigger MQTT error'));
+    client.on('error', (err) => log.warn({ err: redactUrl(err.message), url: redactUrl(url) }, 'trigger MQTT error'));
     client.on('message', (msgTopic, payload, packet) => {
       // A persistent session outlives configuration: a topic this station used before may still
       // be subscribed in it. Those messages are not this station's parts.
@@ -122,14 +130,19 @@ export class MqttTrigger implements Trigger {
         log.warn({ topic: msgTopic }, 'ignored a retained trigger message (stale)');
         return;
       }
-      const { partId, sentWall, problem } = parseTriggerPayload(payload);
+      const { partId, sentWall, problem, reason } = parseTriggerPayload(payload);
       const repeat = this.#redelivery.check({ messageId: packet.messageId, dup: packet.dup, payload, partId });
       if (repeat) {
         this.counters.repeats[repeat]++;
         log.info({ topic: msgTopic, partId, messageId: packet.messageId, resentBy: repeat === 'packet' ? 'broker' : 'publisher' }, 'ignored a repeated trigger (QoS 1 redelivery)');
         return;
       }
-      if (problem) log.warn({ topic: msgTopic, problem }, 'trigger payload problem; inspecting the part anyway');
+      if (reason) {
+        this.counters.rejectedPayloads[reason] = (this.counters.rejectedPayloads[reason] ?? 0) + 1;
+        this.#problems.report(reason, (more) =>
+          log.warn({ topic: msgTopic, problem, reason, more, code: 'LS_ERR_TRIGGER_PAYLOAD' }, `trigger payload problem (${reason}); inspecting the part anyway, under a generated id`),
+        );
+      }
       this.counters.fired++;
       try {
         fire({ ...(partId ? { partId } : {}), ...(sentWall ? { sentWall } : {}), origin: `mqtt:${msgTopic}` });
@@ -146,6 +159,7 @@ export class MqttTrigger implements Trigger {
     const c = this.#client;
     this.#client = undefined;
     this.#health.set(false, 'stopped');
+    this.#problems.close();
     // A clean DISCONNECT keeps the session: triggers sent while Linesight restarts are queued.
     await c?.endAsync();
   }

@@ -38,6 +38,8 @@ export interface TriggerStats {
   repeats: number;
   /** Times the trigger input was restarted after it failed (gpiomon). */
   restarts: number;
+  /** Messages whose payload could not be (fully) read, by PayloadProblem; each was still a part. */
+  rejectedPayloads?: Partial<Record<PayloadProblem, number>>;
 }
 
 /** A trigger's health, told to its listener only when it changes (readiness wiring). */
@@ -83,25 +85,47 @@ export function parseSentAt(raw: unknown): { sentWall?: number; problem?: string
   return { sentWall: ms };
 }
 
+/** Larger trigger payloads are not parsed: a part id and a timestamp fit in far less. */
+export const MAX_TRIGGER_PAYLOAD_BYTES = 4096;
+
+/** Why a trigger payload gave no (or only part of its) information; a metric label. */
+export type PayloadProblem = 'too-large' | 'not-utf8' | 'bad-json' | 'bad-part-id' | 'bad-sent-at';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
  * An MQTT trigger payload: a bare part id, or JSON {"partId": "...", "sentAt": ...}; empty means
- * no id. A bad sentAt is reported but never costs the part its id.
+ * no id. A payload over MAX_TRIGGER_PAYLOAD_BYTES, or not UTF-8, is not read at all; `reason`
+ * names the first problem for metrics, `problem` says it for people. A bad sentAt is reported
+ * but never costs the part its id.
  */
-export function parseTriggerPayload(payload: Buffer): { partId?: string; sentWall?: number; problem?: string } {
-  const text = payload.toString('utf8').trim();
+export function parseTriggerPayload(payload: Buffer): { partId?: string; sentWall?: number; problem?: string; reason?: PayloadProblem } {
+  if (payload.length > MAX_TRIGGER_PAYLOAD_BYTES) {
+    return { problem: `payload of ${payload.length} bytes is over the ${MAX_TRIGGER_PAYLOAD_BYTES} byte limit; not read`, reason: 'too-large' };
+  }
+  let decoded: string;
+  try {
+    decoded = utf8.decode(payload);
+  } catch {
+    return { problem: 'payload is not UTF-8 text; not read', reason: 'not-utf8' };
+  }
+  const text = decoded.trim();
   if (!text) return {};
   if (text.startsWith('{')) {
     let obj: unknown;
     try {
       obj = JSON.parse(text);
     } catch {
-      return { problem: 'payload starts with { but is not valid JSON' };
+      return { problem: 'payload starts with { but is not valid JSON', reason: 'bad-json' };
     }
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return { problem: 'payload JSON is not an object', reason: 'bad-json' };
     const { partId: rawId, sentAt } = obj as { partId?: unknown; sentAt?: unknown };
     const id = parsePartId(rawId);
     const sent = parseSentAt(sentAt);
     const problem = [id.problem, sent.problem].filter(Boolean).join('; ');
-    return { ...(id.partId ? { partId: id.partId } : {}), ...(sent.sentWall ? { sentWall: sent.sentWall } : {}), ...(problem ? { problem } : {}) };
+    const reason: PayloadProblem | undefined = id.problem ? 'bad-part-id' : sent.problem ? 'bad-sent-at' : undefined;
+    return { ...(id.partId ? { partId: id.partId } : {}), ...(sent.sentWall ? { sentWall: sent.sentWall } : {}), ...(problem ? { problem, reason } : {}) };
   }
-  return parsePartId(text);
+  const id = parsePartId(text);
+  return id.problem ? { problem: id.problem, reason: 'bad-part-id' } : id;
 }

@@ -8,6 +8,7 @@ import { LinesightError } from '../errors.js';
 import { schemaProblems } from '../schema-problems.js';
 import { bundledModelsDir, bundledSamplesDir } from '../paths.js';
 import { ConfigSchema, type Config } from './schema.js';
+import { parseUsersDocument } from '../publish/broker-users.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false, verbose: true });
 const validate = ajv.compile<Config>(ConfigSchema);
@@ -19,6 +20,8 @@ const envOverrides: Array<[string, (c: Config, v: string) => void]> = [
   ['LINESIGHT_MQTT_URL', (c, v) => (c.mqtt.url = v)],
   ['LINESIGHT_MQTT_USERNAME', (c, v) => (c.mqtt.username = v)],
   ['LINESIGHT_MQTT_PASSWORD', (c, v) => (c.mqtt.password = v)],
+  // The embedded broker's users as YAML or JSON (a list, or {users: [...]}), replacing mqtt.embedded.users.
+  ['LINESIGHT_MQTT_USERS', (c, v) => (c.mqtt.embedded.users = parseUsersDocument(v, 'LINESIGHT_MQTT_USERS'))],
   ['LINESIGHT_API_TOKEN', (c, v) => (c.api.token = v)],
 ];
 
@@ -70,6 +73,7 @@ export function buildConfig(raw: unknown, options: { origin: string; baseDir: st
   config.models.directory = config.models.directory ? resolveFrom(options.baseDir, config.models.directory) : bundledModelsDir;
   config.models.publicKeys = config.models.publicKeys.map((k) => resolveFrom(options.baseDir, k));
   config.state.directory = resolveFrom(options.baseDir, config.state.directory);
+  resolveMqttPaths(config.mqtt, (p) => resolveFrom(options.baseDir, p));
   for (const station of config.stations) {
     if (station.source.type === 'replay') station.source.path = resolveFrom(options.baseDir, station.source.path);
     // A video file named relative to the config file, like every other path in it.
@@ -83,6 +87,21 @@ export function buildConfig(raw: unknown, options: { origin: string; baseDir: st
     ids.add(s.id);
   }
   return config;
+}
+
+/** Files named under `mqtt` (users, TLS material), resolved like every other path in the config. */
+function resolveMqttPaths(mqtt: Config['mqtt'], resolvePath: (p: string) => string): void {
+  const e = mqtt.embedded;
+  if (e.usersFile) e.usersFile = resolvePath(e.usersFile);
+  if (e.tls) {
+    e.tls.cert = resolvePath(e.tls.cert);
+    e.tls.key = resolvePath(e.tls.key);
+    if (e.tls.ca) e.tls.ca = resolvePath(e.tls.ca);
+  }
+  const t = mqtt.tls;
+  if (t?.ca) t.ca = resolvePath(t.ca);
+  if (t?.cert) t.cert = resolvePath(t.cert);
+  if (t?.key) t.key = resolvePath(t.key);
 }
 
 export function parseConfigText(text: string, origin: string): unknown {

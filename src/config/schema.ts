@@ -181,6 +181,24 @@ export const StationConfig = Type.Object(
   { additionalProperties: false },
 );
 
+export const MqttUserConfig = Type.Object(
+  {
+    username: Type.String({ title: 'Username', description: 'MQTT username (1-64 characters).', minLength: 1, maxLength: 64 }),
+    password: Type.String({ title: 'Password hash', description: 'scrypt hash `scrypt$N$r$p$salt$hash`, made by `linesight mqtt hash-password`; never the password itself.', pattern: '^scrypt\\$' }),
+    role: OneOf(['reader', 'trigger'] as const, {
+      title: 'Role',
+      description: 'reader: may subscribe (see subscribe). trigger: may also publish on the trigger topics of its cameras. Only Linesight itself publishes verdicts, status and anything else under the topic prefix.',
+      default: 'reader',
+    }),
+    cameras: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { title: 'Cameras', description: 'trigger role: the cameras whose trigger topics it may publish on; without it, every camera.' })),
+    subscribe: Type.Array(Type.String({ minLength: 1 }), { title: 'Subscribe', description: 'Topic filters it may subscribe within (`#` covers every topic not starting with `$`).', default: ['#'] }),
+    publish: Type.Array(Type.String({ minLength: 1 }), { title: 'Publish', description: 'Extra topic filters it may publish on, outside the topic prefix (inside it, only trigger topics are ever allowed).', default: [] }),
+  },
+  { additionalProperties: false },
+);
+
+const FilePath = (title: string, description: string) => Type.String({ title, description, minLength: 1 });
+
 export const MqttConfig = Type.Object(
   {
     url: Type.Optional(Type.String({ title: 'Broker URL', description: 'External broker (mqtt://, mqtts://, ws://). Without it Linesight starts its embedded broker. Env: LINESIGHT_MQTT_URL.', pattern: '^(mqtts?|wss?|tcp|ssl)://' })),
@@ -188,13 +206,56 @@ export const MqttConfig = Type.Object(
       {
         host: Type.String({ title: 'Host', description: 'Address the embedded broker listens on.', default: '127.0.0.1' }),
         port: Type.Integer({ title: 'Port', description: 'Port of the embedded broker; 0 picks a free one.', minimum: 0, maximum: 65535, default: 1883 }),
+        users: Type.Array(MqttUserConfig, { title: 'Users', description: 'Who may connect (besides Linesight itself). Env: LINESIGHT_MQTT_USERS (the same list as YAML or JSON) replaces it.', default: [] }),
+        usersFile: Type.Optional(FilePath('Users file', 'YAML or JSON file with more users (a list, or {users: [...]}, entries as in users); relative to the config file. Read at start.')),
+        anonymous: Type.Optional(
+          OneOf(['off', 'reader', 'trigger'] as const, {
+            title: 'Anonymous access',
+            description: 'What clients without a username may do: off (refused), reader (subscribe), trigger (subscribe and publish triggers). Default: trigger while no user is configured (the out-of-box demo, with a loud warning at start), off once any user is.',
+          }),
+        ),
+        maxPacketBytes: Type.Integer({ title: 'Max packet size', description: 'A client sending a larger MQTT packet is disconnected (and logged).', minimum: 1024, maximum: 268435455, default: 65536 }),
+        maxQueuedPerClient: Type.Integer({ title: 'Max queued per client', description: 'QoS 1 messages kept per persistent session (offline or slow client); beyond this the oldest is dropped and counted.', minimum: 1, default: 10000 }),
+        tls: Type.Optional(
+          Type.Object(
+            {
+              host: Type.Optional(Type.String({ title: 'Host', description: 'Address of the TLS listener; default: embedded.host.' })),
+              port: Type.Integer({ title: 'Port', description: 'Port of the TLS listener; 0 picks a free one.', minimum: 0, maximum: 65535, default: 8883 }),
+              cert: FilePath('Certificate', 'PEM server certificate (chain); relative to the config file.'),
+              key: FilePath('Key', 'PEM private key of the certificate; relative to the config file.'),
+              ca: Type.Optional(FilePath('CA', 'PEM CA bundle that client certificates must chain to; relative to the config file.')),
+              requireClientCert: Type.Boolean({ title: 'Require client certificate', description: 'Refuse TLS clients without a certificate signed by ca (needs ca).', default: false }),
+            },
+            { additionalProperties: false, title: 'TLS listener', description: 'A second, TLS-only listener (mqtts) of the embedded broker; Linesight itself uses the plain one on loopback.' },
+          ),
+        ),
       },
       { additionalProperties: false, default: {}, title: 'Embedded broker', description: 'Used when no url is set.' },
     ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          ca: Type.Optional(FilePath('CA', 'PEM CA bundle the external broker\'s certificate must chain to; relative to the config file.')),
+          cert: Type.Optional(FilePath('Client certificate', 'PEM client certificate, for brokers that require one; relative to the config file.')),
+          key: Type.Optional(FilePath('Client key', 'PEM private key of the client certificate; relative to the config file.')),
+          rejectUnauthorized: Type.Boolean({ title: 'Verify broker', description: 'Refuse a broker whose certificate does not verify; false only for testing.', default: true }),
+          servername: Type.Optional(Type.String({ title: 'Server name', description: 'Name expected in the broker certificate (and sent as SNI), when it differs from the URL host.' })),
+        },
+        { additionalProperties: false, title: 'TLS', description: 'TLS for the connection to an external broker (mqtts:// or wss:// URL), used by the verdict publisher and the MQTT triggers.' },
+      ),
+    ),
+    offlineQueue: Type.Object(
+      {
+        maxMessages: Type.Integer({ title: 'Max messages', description: 'Verdicts kept per camera while the broker is unreachable (9000: 15 minutes at 10 parts/s); when full, the oldest pass is dropped first.', minimum: 1, default: 9000 }),
+        maxBytes: Type.Integer({ title: 'Max bytes', description: 'Bound on the payload bytes kept per camera, whichever bound is reached first.', minimum: 1024, default: 16 * 1024 * 1024 }),
+        maxInflight: Type.Integer({ title: 'Max in flight', description: 'Unacknowledged QoS 1 verdicts handed to the MQTT client at a time, per camera.', minimum: 1, maximum: 65535, default: 100 }),
+      },
+      { additionalProperties: false, default: {}, title: 'Offline queue', description: 'Verdicts waiting for the local broker, per camera.' },
+    ),
     topicPrefix: Type.String({ title: 'Topic prefix', description: 'Prefix of every topic.', default: 'linesight/v1', pattern: '^[^#+]+$' }),
     clientIdPrefix: Type.String({ title: 'Client id prefix', description: 'MQTT client ids are <prefix>-<line>-<camera>.', default: 'linesight' }),
-    username: Type.Optional(Type.String({ title: 'Username', description: 'Env: LINESIGHT_MQTT_USERNAME.' })),
-    password: Type.Optional(Type.String({ title: 'Password', description: 'Env: LINESIGHT_MQTT_PASSWORD.' })),
+    username: Type.Optional(Type.String({ title: 'Username', description: 'For an external broker. Env: LINESIGHT_MQTT_USERNAME.' })),
+    password: Type.Optional(Type.String({ title: 'Password', description: 'For an external broker. Env: LINESIGHT_MQTT_PASSWORD.' })),
   },
   { additionalProperties: false, default: {}, title: 'Local MQTT', description: 'Where verdicts go for PLCs, reject gates and SCADA.' },
 );
@@ -342,6 +403,7 @@ export type TriggerConfig = StationConfig['trigger'];
 export type ReconnectConfig = Static<typeof ReconnectConfig>;
 export type InferenceConfig = Static<typeof InferenceConfig>;
 export type MqttConfig = Static<typeof MqttConfig>;
+export type MqttUserConfig = Static<typeof MqttUserConfig>;
 export type ApiConfig = Static<typeof ApiConfig>;
 
 export type { TSchema };

@@ -1,11 +1,21 @@
 // Verdicts to the local broker, QoS 1, for PLCs, reject gates and SCADA. One client per
 // camera, because MQTT gives each connection one last will: each camera's retained status
 // topic turns `offline` by itself if this process dies.
+//
+// Memory stays bounded through a broker outage: each camera's verdicts wait in our own bounded
+// queue (offline-queue.ts) and at most `maxInflight` unacknowledged ones are handed to mqtt.js,
+// whose own store has no bound. On reconnect mqtt.js resends its unacknowledged ones first, then
+// the queue drains in order.
 import mqtt, { type MqttClient } from 'mqtt';
-import { waitAtMost, type Clock } from '../clock.js';
+import { systemClock, waitAtMost, type Clock } from '../clock.js';
+import { redactUrl } from '../capture/child-process.js';
 import type { Logger } from '../log.js';
 import type { EventBus } from '../events.js';
+import type { QueueReport, QueueReporter } from '../queues.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
 import type { Verdict } from '../verdict.js';
+import type { ClientTlsOptions } from './mqtt-tls.js';
+import { OfflineQueue } from './offline-queue.js';
 import type { Publisher, PublisherHealth } from './publisher.js';
 import { STATUS_OFFLINE, STATUS_ONLINE, topics } from './topics.js';
 
@@ -17,6 +27,14 @@ export interface LocalMqttOptions {
   clientIdPrefix: string;
   username?: string | undefined;
   password?: string | undefined;
+  /** CA, client certificate and key for mqtts:// (see mqtt-tls.ts). */
+  tls?: ClientTlsOptions;
+  /** Per camera: verdicts kept while the broker is away (default 9000: 15 min at 10 parts/s). */
+  maxQueued?: number;
+  /** Per camera: bound on the payload bytes kept (default 16 MiB). */
+  maxQueuedBytes?: number;
+  /** Per camera: unacknowledged publishes handed to mqtt.js at a time (default 100). */
+  maxInflight?: number;
   bus: EventBus;
   log: Logger;
   clock?: Clock;
@@ -24,11 +42,19 @@ export interface LocalMqttOptions {
   connectWaitMs?: number;
 }
 
-export class LocalMqttPublisher implements Publisher {
+interface Camera {
+  name: string;
+  client: MqttClient;
+  topic: string;
+  queue: OfflineQueue;
+  inflight: number;
+}
+
+export class LocalMqttPublisher implements Publisher, QueueReporter {
   readonly name = 'local-mqtt';
   readonly #o: LocalMqttOptions;
-  readonly #clients = new Map<string, MqttClient>();
-  #pending = 0;
+  readonly #cameras = new Map<string, Camera>();
+  readonly #problems: RateLimitedLog;
   #published = 0;
   #failed = 0;
   #lastError: string | null = null;
@@ -37,10 +63,12 @@ export class LocalMqttPublisher implements Publisher {
 
   constructor(options: LocalMqttOptions) {
     this.#o = options;
+    this.#problems = new RateLimitedLog({ clock: options.clock ?? systemClock });
   }
 
   async start(): Promise<void> {
     const { url, line, topicPrefix, clientIdPrefix, username, password, log } = this.#o;
+    const shownUrl = redactUrl(url);
     const connected: Promise<void>[] = [];
     for (const camera of this.#o.cameras) {
       const statusTopic = topics.status(topicPrefix, line, camera);
@@ -48,59 +76,111 @@ export class LocalMqttPublisher implements Publisher {
         clientId: `${clientIdPrefix}-${line}-${camera}`,
         username,
         password,
+        ...this.#o.tls,
         clean: true,
         reconnectPeriod: 1000,
         connectTimeout: 5000,
         will: { topic: statusTopic, payload: Buffer.from(STATUS_OFFLINE), qos: 1, retain: true },
       });
+      const cam: Camera = {
+        name: camera,
+        client,
+        topic: topics.verdict(topicPrefix, line, camera),
+        queue: new OfflineQueue({ maxMessages: this.#o.maxQueued ?? 9000, maxBytes: this.#o.maxQueuedBytes ?? 16 * 1024 * 1024 }),
+        inflight: 0,
+      };
       client.on('connect', () => {
-        log.info({ camera, url }, 'local MQTT connected');
+        log.info({ camera, url: shownUrl, queued: cam.queue.depth }, 'local MQTT connected');
+        // Status is not queued like verdicts: only the latest matters, and the will covers the rest.
         client.publish(statusTopic, STATUS_ONLINE, { qos: 1, retain: true });
+        this.#pump(cam);
       });
       client.on('error', (err) => {
-        this.#lastError = err.message;
-        log.warn({ err, camera, url }, 'local MQTT error');
+        this.#lastError = redactUrl(err.message);
+        log.warn({ err: this.#lastError, camera, url: shownUrl }, 'local MQTT error');
       });
-      client.on('offline', () => log.warn({ camera, url }, 'local MQTT offline; verdicts are queued in memory until it is back'));
-      this.#clients.set(camera, client);
+      client.on('offline', () =>
+        log.warn(
+          { camera, url: shownUrl, maxQueued: cam.queue.maxMessages },
+          'local MQTT offline; verdicts wait in a bounded queue until it is back (when full, the oldest pass is dropped first)',
+        ),
+      );
+      this.#cameras.set(camera, cam);
       connected.push(new Promise<void>((resolve) => client.once('connect', () => resolve())));
     }
     await waitAtMost(Promise.all(connected), this.#o.connectWaitMs ?? 3000, this.#o.clock);
   }
 
   publish(verdict: Verdict): void {
-    const client = this.#clients.get(verdict.camera);
-    if (!client || this.#stopped) {
+    const cam = this.#cameras.get(verdict.camera);
+    if (!cam || this.#stopped) {
       this.#failed++;
       this.#o.bus.emit('publish-failed', { sink: this.name, error: `no MQTT client for camera ${verdict.camera}` });
       return;
     }
-    this.#pending++;
-    const topic = topics.verdict(this.#o.topicPrefix, this.#o.line, verdict.camera);
-    client.publish(topic, JSON.stringify(verdict), { qos: 1 }, (err) => {
-      this.#pending--;
-      if (err) {
-        this.#failed++;
-        this.#lastError = err.message;
-        this.#o.bus.emit('publish-failed', { sink: this.name, error: err.message });
-      } else {
-        this.#published++;
-      }
-      if (this.#pending === 0) {
-        const w = this.#flushWaiters;
-        this.#flushWaiters = [];
-        for (const f of w) f();
-      }
-    });
+    const payload = JSON.stringify(verdict);
+    const drops = cam.queue.push({ payload, bytes: Buffer.byteLength(payload), expendable: verdict.verdict === 'pass' });
+    for (const { reason } of drops) {
+      this.#failed++;
+      this.#problems.report(`drop:${cam.name}`, (more) =>
+        this.#o.log.warn(
+          { camera: cam.name, reason, more, queued: cam.queue.depth, dropped: { ...cam.queue.dropped }, code: 'LS_ERR_MQTT_QUEUE_FULL' },
+          `the MQTT offline queue of ${cam.name} is full (${cam.queue.maxMessages} verdicts or ${cam.queue.maxBytes} bytes): dropped the oldest ${reason === 'full-pass' ? 'pass' : 'verdict'}`,
+        ),
+      );
+      this.#o.bus.emit('publish-failed', { sink: this.name, error: `offline queue of ${cam.name} full (${reason})` });
+    }
+    this.#pump(cam);
+  }
+
+  /** Hands queued verdicts to mqtt.js while connected, at most maxInflight unacknowledged. */
+  #pump(cam: Camera): void {
+    const max = this.#o.maxInflight ?? 100;
+    while (cam.client.connected && cam.inflight < max) {
+      const m = cam.queue.shift();
+      if (!m) break;
+      cam.inflight++;
+      cam.client.publish(cam.topic, m.payload, { qos: 1 }, (err) => {
+        cam.inflight--;
+        if (err) {
+          this.#failed++;
+          this.#lastError = redactUrl(err.message);
+          this.#o.bus.emit('publish-failed', { sink: this.name, error: this.#lastError });
+        } else {
+          this.#published++;
+        }
+        this.#pump(cam);
+        this.#wakeFlushWaiters();
+      });
+    }
+  }
+
+  #pending(): number {
+    let n = 0;
+    for (const c of this.#cameras.values()) n += c.inflight + c.queue.depth;
+    return n;
+  }
+
+  #wakeFlushWaiters(): void {
+    if (this.#pending() !== 0) return;
+    const w = this.#flushWaiters;
+    this.#flushWaiters = [];
+    for (const f of w) f();
+  }
+
+  queues(): QueueReport[] {
+    return [...this.#cameras.values()].map((c) => ({ queue: `mqtt-offline:${c.name}`, depth: c.queue.depth, capacity: c.queue.maxMessages, dropped: { ...c.queue.dropped } }));
   }
 
   async stop(drainMs: number): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#pending) await waitAtMost(new Promise<void>((r) => this.#flushWaiters.push(r)), drainMs, this.#o.clock);
-    if (this.#pending) this.#o.log.warn({ pending: this.#pending }, 'local MQTT: verdicts not acknowledged before shutdown');
+    if (this.#pending()) await waitAtMost(new Promise<void>((r) => this.#flushWaiters.push(r)), drainMs, this.#o.clock);
+    const left = this.#pending();
+    if (left) this.#o.log.warn({ pending: left }, 'local MQTT: verdicts not acknowledged before shutdown');
+    this.#problems.close();
     await Promise.all(
-      [...this.#clients.entries()].map(async ([camera, client]) => {
+      [...this.#cameras.entries()].map(async ([camera, { client }]) => {
         if (client.connected) {
           await client.publishAsync(topics.status(this.#o.topicPrefix, this.#o.line, camera), STATUS_OFFLINE, { qos: 1, retain: true }).catch(() => undefined);
         }
@@ -110,10 +190,10 @@ export class LocalMqttPublisher implements Publisher {
   }
 
   health(): PublisherHealth {
-    const all = [...this.#clients.values()];
+    const all = [...this.#cameras.values()];
     return {
-      connected: all.length > 0 && all.every((c) => c.connected),
-      pending: this.#pending,
+      connected: all.length > 0 && all.every((c) => c.client.connected),
+      pending: this.#pending(),
       published: this.#published,
       failed: this.#failed,
       lastError: this.#lastError,

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { MqttTrigger } from '../../src/capture/mqtt-trigger.js';
 import { RedeliveryFilter } from '../../src/capture/redelivery.js';
-import type { TriggerEvent, TriggerHealth } from '../../src/capture/trigger.js';
+import { MAX_TRIGGER_PAYLOAD_BYTES, parseTriggerPayload, type TriggerEvent, type TriggerHealth } from '../../src/capture/trigger.js';
 import { silentLogger } from '../../src/log.js';
 import { startMosquitto } from '../helpers/brokers.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -180,4 +180,46 @@ test('triggers sent while Linesight restarts reach the next run; retained copies
   await client.publishAsync(`${topic}-new`, 'B-1', { qos: 1 });
   await third.until(() => third.ids().includes('B-1'), 'the trigger on the new topic');
   assert.deepEqual(third.ids(), ['B-1']);
+});
+
+test('hostile trigger payloads: each message is still a part (no id), and each problem is counted by reason', async (t) => {
+  const broker = await startMosquitto(t);
+  const got = station();
+  const trigger = new MqttTrigger({ url: broker.url, topic, clientId: 'linesight-L1-cam1-trigger', log: silentLogger });
+  await trigger.start(got.fire);
+  t.after(() => trigger.stop());
+  const client = await mqtt.connectAsync(broker.url, { clientId: 'plc-gateway' });
+  t.after(() => client.endAsync(true));
+  const hostile: Array<[string, Buffer | string]> = [
+    ['1 MB payload', Buffer.alloc(1024 * 1024, 0x41)],
+    ['binary, not UTF-8', Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x80])],
+    ['malformed JSON', '{"partId": "SN-1",'],
+    ['truncated JSON', '{]'],
+    ['100 KB part id', JSON.stringify({ partId: 'X'.repeat(100 * 1024) })],
+    ['part id over 128 characters', 'Y'.repeat(129)],
+    ['part id with spaces', JSON.stringify({ partId: 'SN 1' })],
+  ];
+  for (const [, payload] of hostile) await client.publishAsync(topic, payload, { qos: 1 });
+  await client.publishAsync(topic, 'SN-OK', { qos: 1 });
+  await got.until(() => got.events.length === hostile.length + 1, 'a part per message');
+  assert.deepEqual(
+    got.events.map((e) => e.partId),
+    [...hostile.map(() => undefined), 'SN-OK'],
+  );
+  assert.deepEqual(trigger.stats().rejectedPayloads, { 'too-large': 2, 'not-utf8': 1, 'bad-json': 2, 'bad-part-id': 2 });
+  assert.equal(trigger.stats().fired, hostile.length + 1);
+});
+
+test('trigger payload parsing: caps, encodings and what is kept', () => {
+  assert.deepEqual(parseTriggerPayload(Buffer.from('SN-1')), { partId: 'SN-1' });
+  assert.deepEqual(parseTriggerPayload(Buffer.from('  ')), {});
+  assert.equal(parseTriggerPayload(Buffer.alloc(MAX_TRIGGER_PAYLOAD_BYTES + 1, 0x41)).reason, 'too-large');
+  assert.equal(parseTriggerPayload(Buffer.from(JSON.stringify({ partId: 'Z'.repeat(128) }))).partId, 'Z'.repeat(128));
+  assert.equal(parseTriggerPayload(Buffer.from([0x53, 0x4e, 0xe9])).reason, 'not-utf8');
+  assert.equal(parseTriggerPayload(Buffer.from('{"partId":null}')).reason, undefined);
+  assert.equal(parseTriggerPayload(Buffer.from('null')).partId, 'null');
+  // A bad timestamp is reported but the id is kept.
+  const late = parseTriggerPayload(Buffer.from('{"partId":"SN-2","sentAt":"yesterday"}'));
+  assert.equal(late.partId, 'SN-2');
+  assert.equal(late.reason, 'bad-sent-at');
 });

@@ -1,13 +1,44 @@
 // Real MQTT brokers for tests: Debian's mosquitto on a free loopback port, and an mqtt.js
 // subscriber that records what arrives.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { freePort, tempDir } from './env.js';
+
+/** PEM files of a throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate. */
+export interface TestCerts {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+  /** A second CA that signed nothing here: a client trusting only it must refuse the server. */
+  otherCa: string;
+}
+
+/** Generates certificates with openssl into a temp dir (a few hundred ms). */
+export function makeCerts(t: TestContext): TestCerts {
+  const dir = tempDir(t, 'certs-');
+  const f = (name: string) => join(dir, name);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  const ca = (name: string) => ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.pem`), '-days', '2', '-subj', `/CN=${name}`);
+  ca('test-ca');
+  ca('other-ca');
+  const leaf = (name: string, ext: string) => {
+    ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`);
+    writeFileSync(f(`${name}.ext`), ext);
+    ssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('test-ca.pem'), '-CAkey', f('test-ca.key'), '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '2', '-extfile', f(`${name}.ext`));
+  };
+  leaf('server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  leaf('client', 'extendedKeyUsage=clientAuth\n');
+  return { ca: f('test-ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key'), otherCa: f('other-ca.pem') };
+}
 
 export interface Mosquitto {
   url: string;
+  /** mqtts:// URL of the TLS listener, when started with `tls`. */
+  tlsUrl?: string;
   port: number;
   process: ChildProcess;
   stop(): Promise<void>;
@@ -40,15 +71,20 @@ async function waitForPort(port: number, ms: number, proc: ChildProcess): Promis
 }
 
 /** `persistent`: sessions and queued messages survive a broker restart, like a production broker. */
-export async function startMosquitto(t: TestContext, options: { persistent?: boolean } = {}): Promise<Mosquitto> {
+export async function startMosquitto(t: TestContext, options: { persistent?: boolean; tls?: TestCerts } = {}): Promise<Mosquitto> {
   const port = await freePort();
+  const tlsPort = options.tls ? await freePort() : 0;
+  // A TLS listener that requires a client certificate signed by the test CA, beside the plain one.
+  const tls = options.tls
+    ? `listener ${tlsPort} 127.0.0.1\ncafile ${options.tls.ca}\ncertfile ${options.tls.serverCert}\nkeyfile ${options.tls.serverKey}\nrequire_certificate true\n`
+    : '';
   const dir = tempDir(t, 'mosquitto-');
   const conf = join(dir, 'mosquitto.conf');
   const persistence = options.persistent ? `persistence true\npersistence_location ${dir}/\n` : 'persistence false\n';
   // Started as root, mosquitto switches to its own user, which cannot write the database into
   // our private temp dir: it would silently keep nothing across a restart.
   const user = process.getuid?.() === 0 ? 'user root\n' : '';
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${user}${persistence}`);
+  writeFileSync(conf, `per_listener_settings false\nallow_anonymous true\n${user}${persistence}listener ${port} 127.0.0.1\n${tls}`);
   let proc: ChildProcess;
   const launch = async () => {
     proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
@@ -64,6 +100,7 @@ export async function startMosquitto(t: TestContext, options: { persistent?: boo
   await launch();
   const m: Mosquitto = {
     url: `mqtt://127.0.0.1:${port}`,
+    ...(options.tls ? { tlsUrl: `mqtts://127.0.0.1:${tlsPort}` } : {}),
     port,
     get process() {
       return proc;
@@ -96,10 +133,10 @@ export async function subscribe(
   t: TestContext,
   url: string,
   filter: string,
-  options: { clientId?: string } = {},
+  options: { clientId?: string; connect?: IClientOptions } = {},
 ): Promise<{ client: MqttClient; messages: Received[]; next: (pred: (m: Received) => boolean, ms?: number) => Promise<Received> }> {
   // With a client id the session is persistent: the broker keeps QoS 1 messages while it is away.
-  const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, ...(options.clientId ? { clientId: options.clientId, clean: false } : { clean: true }) });
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, ...(options.clientId ? { clientId: options.clientId, clean: false } : { clean: true }), ...options.connect });
   const messages: Received[] = [];
   const waiters: Array<{ pred: (m: Received) => boolean; resolve: (m: Received) => void }> = [];
   client.on('message', (topic, payload, packet) => {
