@@ -41,6 +41,8 @@ export const errorTable = {
   LS_ERR_BROKER_LISTEN: { message: 'embedded MQTT broker cannot listen on %s', status: 500 },
   LS_ERR_API_LISTEN: { message: 'HTTP API cannot listen on %s', status: 500 },
   LS_ERR_UNAUTHORIZED: { message: 'missing or wrong bearer token', status: 401 },
+  // Config files (issue 9: hostile input)
+  LS_ERR_CONFIG_EMPTY: { message: 'config file %s is empty', status: 400 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;
