@@ -41,13 +41,16 @@ test('secrets never reach the log: URL credentials, secret fields at any depth, 
     log.warn('broker mqtts://admin:hunter2@10.0.0.9:8883 refused; retrying https://cam/stream?access_token=abc987&fps=5');
     log.info({ headers: { authorization: 'Bearer s3cr3t', cookie: 'cookie-val' } }, 'headers');
     log.info({ camera: { url: 'rtsp://viewer:secret-pw@cam1/stream', headers: { Authorization: 'Bearer s3cr3t' } } }, 'camera');
+    // A secret that is not a string (an object, a number) is caught by its top-level name.
+    log.info({ credentials: { user: 'svc', pin: 'hunter2' }, secret: 123987 }, 'structured secret');
     const text = lines.join('\n');
     assertNoSecret(text);
+    assert.ok(!text.includes('123987'), text);
     // What is left still says what happened.
     assert.match(text, /mqtt:\/\/user:\[redacted\]@broker:1883/);
     assert.match(text, /mqtts:\/\/admin:\[redacted\]@10\.0\.0\.9:8883/);
     assert.match(text, /access_token=\[redacted\]&fps=5/);
-    assert.equal(lines.length, 6, `${format}: one line per record`);
+    assert.equal(lines.length, 7, `${format}: one line per record`);
   }
 });
 
