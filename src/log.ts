@@ -25,18 +25,20 @@ export function chooseFormat(format: LogFormat, isTTY: boolean): 'json' | 'prett
 }
 
 /**
- * Errors keep message, code and cause; a LinesightError is an expected condition and already
- * says what went wrong, so only unexpected errors carry their stack.
+ * Errors keep message, code and cause. A LinesightError is an expected condition that already
+ * says what went wrong, and a system call's error (ECONNREFUSED, ENOENT) has a stack inside
+ * node's internals that a reconnect loop would repeat every second: only other errors, the
+ * unexpected ones, carry their stack.
  */
 function serializeError(err: unknown): unknown {
   if (!(err instanceof Error)) return err;
   const out = stdSerializers.err(err) as unknown as Record<string, unknown>;
   if (isLinesightError(err)) {
     // Already in the message, or the same as `type`.
-    delete out.stack;
     delete out.detail;
     delete out.name;
   }
+  if (isLinesightError(err) || typeof (err as { syscall?: unknown }).syscall === 'string') delete out.stack;
   return out;
 }
 

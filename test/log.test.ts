@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { createConnection } from 'node:net';
 import { test } from 'node:test';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { LinesightError } from '../src/errors.js';
 import { chooseFormat, createLogger, type LogFormat } from '../src/log.js';
 import { redactText } from '../src/redact.js';
+import { freePort } from './helpers/env.js';
 
 function capture(format: LogFormat = 'json', level: 'trace' | 'info' | 'warn' | 'error' = 'info') {
   const lines: string[] = [];
@@ -54,13 +56,17 @@ test('secrets never reach the log: URL credentials, secret fields at any depth, 
   }
 });
 
-test('an error logged under err keeps message and code; only an unexpected error carries its stack', () => {
+test('an error logged under err keeps message and code; only an unexpected error carries its stack', async () => {
   const { log, records } = capture('json');
   log.error({ err: new LinesightError('LS_ERR_CONFIG_PARSE', 'line 2, column 1: a tab', { args: ['x.yaml'] }) }, 'config refused');
   const unexpected = Object.assign(new Error('connect ECONNREFUSED mqtt://u:secret-pw@h:1883'), { code: 'ECONNREFUSED' });
   log.error({ err: unexpected }, 'broker failed');
   log.error(unexpected);
-  const [known, bug, bare] = records() as Array<{ err: Record<string, unknown>; msg: string }>;
+  const refused = await new Promise<Error>((resolve) => createConnection({ host: '127.0.0.1', port: await freePort() }).once('error', resolve));
+  log.warn({ err: refused }, 'broker unreachable');
+  const [known, bug, bare, system] = records() as Array<{ err: Record<string, unknown>; msg: string }>;
+  assert.equal(system!.err.code, 'ECONNREFUSED');
+  assert.equal(system!.err.stack, undefined, 'a system call error is an expected condition');
   assert.equal(known!.err.code, 'LS_ERR_CONFIG_PARSE');
   assert.match(String(known!.err.message), /x\.yaml.*a tab/);
   assert.equal(known!.err.stack, undefined);
