@@ -62,7 +62,8 @@ test('an error logged under err keeps message and code; only an unexpected error
   const unexpected = Object.assign(new Error('connect ECONNREFUSED mqtt://u:secret-pw@h:1883'), { code: 'ECONNREFUSED' });
   log.error({ err: unexpected }, 'broker failed');
   log.error(unexpected);
-  const refused = await new Promise<Error>((resolve) => createConnection({ host: '127.0.0.1', port: await freePort() }).once('error', resolve));
+  const closedPort = await freePort();
+  const refused = await new Promise<Error>((resolve) => createConnection({ host: '127.0.0.1', port: closedPort }).once('error', resolve));
   log.warn({ err: refused }, 'broker unreachable');
   const [known, bug, bare, system] = records() as Array<{ err: Record<string, unknown>; msg: string }>;
   assert.equal(system!.err.code, 'ECONNREFUSED');
