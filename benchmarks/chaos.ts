@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     },
     { origin: 'bench', baseDir: '/' },
   );
-  const app = new App(config, { log: createLogger({ level: 'error', format: 'text' }) });
+  const app = new App(config, { log: createLogger({ level: 'error' }) });
   const decided = new Map<string, Verdict[]>();
   app.bus.on('verdict', (v) => decided.set(v.partId, [...(decided.get(v.partId) ?? []), v]));
   await app.start();

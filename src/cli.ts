@@ -6,6 +6,7 @@ import { loadConfigFile, loadDefaultConfig } from './config/load.js';
 import { configReference } from './config/reference.js';
 import type { Config } from './config/schema.js';
 import { LinesightError, isLinesightError } from './errors.js';
+import { redactText } from './redact.js';
 import { ModelRegistry } from './models/registry.js';
 import { loadPublicKey } from './models/signature.js';
 import { packageVersion } from './version.js';
@@ -23,12 +24,21 @@ Usage:
   linesight --version | --help
 `;
 
+/**
+ * A LinesightError is the user's input being wrong: its code and message, no stack. Only an
+ * unexpected error (a bug) prints its stack. Either way, no credentials reach the terminal.
+ */
 function fail(err: unknown): number {
   if (isLinesightError(err)) {
-    process.stderr.write(`linesight: ${err.code}: ${err.message}\n`);
-  } else {
-    process.stderr.write(`linesight: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(redactText(`linesight: ${err.code}: ${err.message}\n`));
+    return 1;
   }
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+    process.stderr.write(`linesight: ${(err as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  process.stderr.write(redactText(`linesight: ${(err as Error)?.stack ?? String(err)}\n`));
   return 1;
 }
 
@@ -83,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
       return fail(err);
     }
   }
+  // An unknown option is the user's mistake: fail() prints it with the usage, no stack.
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -60,6 +60,8 @@ export const errorTable = {
   LS_ERR_MQTT_PACKET_TOO_LARGE: { message: 'MQTT packet larger than %s bytes', status: 413 },
   LS_ERR_MQTT_QUEUE_FULL: { message: 'MQTT queue %s full', status: 503 },
   LS_ERR_TRIGGER_PAYLOAD: { message: 'unreadable trigger payload (%s)', status: 400 },
+  // Config files (issue 9: hostile input)
+  LS_ERR_CONFIG_EMPTY: { message: 'config file %s is empty', status: 400 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;

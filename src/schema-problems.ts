@@ -1,6 +1,7 @@
 // Turns JSON Schema (ajv) errors into one line per problem that names the path, the value
 // found and what was expected. Config files and model manifests both report through this.
 import type { ErrorObject } from 'ajv';
+import { CENSOR, isSecretKey, redactText } from './redact.js';
 
 function pointerToPath(pointer: string): string {
   if (!pointer) return '(root)';
@@ -22,13 +23,19 @@ function valueAt(data: unknown, pointer: string): unknown {
 
 function show(v: unknown): string {
   if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
+  const s = redactText(JSON.stringify(v));
   return s.length > 80 ? s.slice(0, 77) + '...' : s;
+}
+
+/** A wrong password is still a password: say what kind of value it was, never the value. */
+function showAt(path: string, v: unknown): string {
+  if (!isSecretKey(path.split('.').pop()!)) return show(v);
+  return typeof v === 'string' ? `a ${v.length}-character string ${CENSOR}` : `a ${v === null ? 'null' : typeof v} ${CENSOR}`;
 }
 
 function describeOne(e: ErrorObject, data: unknown): string | undefined {
   const path = pointerToPath(e.instancePath);
-  const got = show(valueAt(data, e.instancePath));
+  const got = showAt(path, valueAt(data, e.instancePath));
   const p = e.params as Record<string, unknown>;
   const schema = e.parentSchema as { properties?: Record<string, unknown> } | undefined;
   switch (e.keyword) {

@@ -1,14 +1,13 @@
 // Config enters here, once: read, parse, validate against the schema, apply env overrides,
 // resolve paths. Everything after this sees a typed, complete Config.
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv } from 'ajv';
-import { parseDocument } from 'yaml';
 import { LinesightError } from '../errors.js';
 import { schemaProblems } from '../schema-problems.js';
 import { bundledModelsDir, bundledSamplesDir } from '../paths.js';
 import { ConfigSchema, type Config } from './schema.js';
-import { parseUsersDocument } from '../publish/broker-users.js';
+import { parseUsersDocument } from './mqtt-users.js';
+import { decodeConfig, parseYaml, readConfigBytes } from './parse.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false, verbose: true });
 const validate = ajv.compile<Config>(ConfigSchema);
@@ -104,24 +103,18 @@ function resolveMqttPaths(mqtt: Config['mqtt'], resolvePath: (p: string) => stri
   if (t?.key) t.key = resolvePath(t.key);
 }
 
+/**
+ * Parse YAML text into a plain value. Every way the text can be wrong ends in one
+ * LS_ERR_CONFIG_PARSE naming `origin`, the line and column, and the problem.
+ */
 export function parseConfigText(text: string, origin: string): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length) {
-    throw new LinesightError('LS_ERR_CONFIG_PARSE', doc.errors.map((e) => e.message).join('\n'), { args: [origin] });
-  }
-  const value = doc.toJS() as unknown;
-  return value ?? {};
+  return parseYaml(text, origin);
 }
 
+/** Read, decode and parse a config file, then validate it. Never reads more than MAX_CONFIG_BYTES (1 MiB). */
 export function loadConfigFile(file: string, env: Env = {}): Config {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    throw new LinesightError('LS_ERR_CONFIG_FILE', reason, { args: [file], cause: err });
-  }
-  return buildConfig(parseConfigText(text, file), { origin: file, baseDir: dirname(resolve(file)), env });
+  const text = decodeConfig(readConfigBytes(file), file);
+  return buildConfig(parseYaml(text, file), { origin: file, baseDir: dirname(resolve(file)), env });
 }
 
 export function loadDefaultConfig(env: Env = {}): Config {

@@ -334,9 +334,13 @@ export const ConfigSchema = Type.Object(
     log: Type.Object(
       {
         level: OneOf(['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const, { title: 'Level', description: 'Log level.', default: 'info' }),
-        format: OneOf(['text', 'json'] as const, { title: 'Format', description: 'text for people, json for log shippers.', default: 'text' }),
+        format: OneOf(['auto', 'json', 'pretty'] as const, {
+          title: 'Format',
+          description: 'json: one JSON object per line, for log shippers; pretty: one readable line per record; auto: pretty when stderr is a terminal, else json.',
+          default: 'auto',
+        }),
       },
-      { additionalProperties: false, default: {}, title: 'Logging', description: 'Logs go to stderr.' },
+      { additionalProperties: false, default: {}, title: 'Logging', description: 'Logs go to stderr. Passwords, tokens, Authorization headers and credentials in URLs are replaced by [redacted].' },
     ),
     models: Type.Object(
       {

@@ -4,7 +4,8 @@
 // password is made fresh at every start and lives only in this process.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import { compileUsers, filterCovers, readUsersFile, SERVICE_USERNAME, type BrokerUser } from './broker-users.js';
+import { readUsersFile } from '../config/mqtt-users.js';
+import { compileUsers, filterCovers, SERVICE_USERNAME, type BrokerUser } from './broker-users.js';
 import { topics } from './topics.js';
 import { verifyPassword } from './password-hash.js';
 

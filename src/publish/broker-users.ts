@@ -1,13 +1,8 @@
 // Who may connect to the embedded broker, from the config, a users file or LINESIGHT_MQTT_USERS.
 // Every entry is checked when read, so a typo in a users file stops start-up with its path and
 // field, instead of locking a PLC out at 3 a.m.
-import { readFileSync } from 'node:fs';
-import { Ajv } from 'ajv';
-import { parseDocument } from 'yaml';
-import { Type } from '@sinclair/typebox';
-import { MqttUserConfig } from '../config/schema.js';
+import type { MqttUserConfig } from '../config/schema.js';
 import { LinesightError } from '../errors.js';
-import { schemaProblems } from '../schema-problems.js';
 import { parsePasswordHash, type ParsedHash } from './password-hash.js';
 
 /** Linesight's own clients; no configured user may take this name. */
@@ -20,30 +15,6 @@ export interface BrokerUser {
   cameras?: readonly string[] | undefined;
   subscribe: readonly string[];
   publish: readonly string[];
-}
-
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
-const validateUsers = ajv.compile(Type.Array(MqttUserConfig));
-
-/** A users document (YAML or JSON): a list of users, or {users: [...]}. */
-export function parseUsersDocument(text: string, origin: string): MqttUserConfig[] {
-  const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length) throw new LinesightError('LS_ERR_MQTT_USERS', doc.errors.map((e) => e.message).join('; '), { args: [origin] });
-  let value = doc.toJS() as unknown;
-  if (value && typeof value === 'object' && !Array.isArray(value) && 'users' in value) value = (value as { users: unknown }).users;
-  value ??= [];
-  if (!validateUsers(value)) throw new LinesightError('LS_ERR_MQTT_USERS', schemaProblems(validateUsers.errors, value).join('; '), { args: [origin] });
-  return value as MqttUserConfig[];
-}
-
-export function readUsersFile(file: string): MqttUserConfig[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new LinesightError('LS_ERR_MQTT_USERS', (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message, { args: [file], cause: err });
-  }
-  return parseUsersDocument(text, file);
 }
 
 /** Checks hashes and names once, at start; `origin` says where each list came from. */

@@ -122,3 +122,102 @@ test('linesight check-config exits 0 on a good file and 1 with the problems on a
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /LS_ERR_CONFIG_FILE: cannot read config file .*nope\.yaml: no such file/);
 });
+
+/** The classic "billion laughs": 9 levels of 9 aliases, 9^9 strings if expanded. */
+function billionLaughs(): string {
+  const lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
+  for (let i = 1; i < 9; i++) {
+    const prev = String.fromCharCode(96 + i);
+    const name = String.fromCharCode(97 + i);
+    lines.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function parseFailure(t: Parameters<typeof tempDir>[0], name: string, content: string | Buffer, code = 'LS_ERR_CONFIG_PARSE'): string {
+  const file = join(tempDir(t), name);
+  writeFileSync(file, content);
+  try {
+    loadConfigFile(file);
+  } catch (err) {
+    assert.ok(isLinesightError(err), `expected a LinesightError, got ${(err as Error)?.stack}`);
+    assert.equal(err.code, code, err.message);
+    assert.ok(err.message.includes(file), `the message names the file: ${err.message}`);
+    assert.ok(!err.message.includes('\n'), `one line: ${err.message}`);
+    return err.message;
+  }
+  assert.fail('config was accepted');
+}
+
+test('a YAML alias bomb is refused with the file and the alias position, without expanding it', (t) => {
+  const heapBefore = process.memoryUsage().heapUsed;
+  const msg = parseFailure(t, 'bomb.yaml', billionLaughs());
+  // Some alias of the nested levels (b..i, lines 2-9) is where the expansion passes the limit.
+  assert.match(msg, /line [2-9], column \d+: aliases expand to too many values/);
+  // Expanded, the bomb is 387 million strings; refused, it costs next to nothing.
+  assert.ok(process.memoryUsage().heapUsed - heapBefore < 64 * 1024 * 1024);
+  // A config with ordinary aliases still loads.
+  const shared = `stations:
+  - { id: cam1, source: &src { type: replay, path: p }, model: m, budgetMs: &budget 80 }
+  - { id: cam2, source: *src, model: m, budgetMs: *budget }
+`;
+  const ok = buildConfig(parseConfigText(shared, 'x'), { origin: 'x', baseDir: '/' });
+  assert.deepEqual(ok.stations.map((s) => s.budgetMs), [80, 80]);
+});
+
+test('YAML syntax errors name the file, line and column', (t) => {
+  assert.match(parseFailure(t, 'tab.yaml', 'stations:\n\t- id: cam1\n'), /tab\.yaml is not valid YAML: line 2, column 1: a tab used for indentation/);
+  assert.match(parseFailure(t, 'dup.yaml', 'line: a\nstations: []\nline: b\n'), /line 3, column 1: duplicate key "line"/);
+  assert.match(parseFailure(t, 'indent.yaml', 'line: a\n  stations: b\n'), /line 1, column 7: /);
+  assert.match(parseFailure(t, 'flow.yaml', 'stations: [\n'), /line \d+, column \d+: /);
+  assert.match(parseFailure(t, 'two.yaml', 'line: a\n---\nline: b\n'), /line 2, column 1: a second YAML document/);
+  assert.match(parseFailure(t, 'alias.yaml', 'line: a\nmqtt: *broker\n'), /line 2, column 7: alias \*broker has no anchor/);
+});
+
+test('binary, non-UTF-8 and NUL-bearing files are refused at the first bad byte', (t) => {
+  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52]);
+  assert.match(parseFailure(t, 'image.yaml', png), /line 1, column 1: byte 0x89 at offset 0 is not UTF-8/);
+  assert.match(parseFailure(t, 'latin1.yaml', Buffer.from('line: a\n# caf\xe9\n', 'latin1')), /line 2, column 6: byte 0xe9 at offset 13 is not UTF-8/);
+  assert.match(parseFailure(t, 'nul.yaml', 'line: a\0b\n'), /line 1, column 8: a NUL byte/);
+  // A real U+FFFD in a comment is text, not damage.
+  assert.equal((parseConfigText('line: a # \ufffd\n', 'x') as { line: string }).line, 'a');
+});
+
+test('an empty file, a list and a scalar at the top level are clear errors', (t) => {
+  assert.match(parseFailure(t, 'empty.yaml', '', 'LS_ERR_CONFIG_EMPTY'), /empty\.yaml is empty: it needs at least a `stations:` list/);
+  assert.match(parseFailure(t, 'comments.yaml', '# stations go here\n\n', 'LS_ERR_CONFIG_EMPTY'), /is empty/);
+  assert.match(parseFailure(t, 'list.yaml', '- cam1\n- cam2\n', 'LS_ERR_CONFIG_INVALID'), /the top level is a list; expected a mapping of settings/);
+  assert.match(parseFailure(t, 'scalar.yaml', 'stations\n', 'LS_ERR_CONFIG_INVALID'), /the top level is a string \("stations"\); expected a mapping/);
+});
+
+test('a huge file, a directory and a device are refused without reading them', (t) => {
+  const huge = 'line: a\n' + `# ${'x'.repeat(100)}\n`.repeat(20_000);
+  assert.match(parseFailure(t, 'huge.yaml', huge, 'LS_ERR_CONFIG_FILE'), /huge\.yaml: \d\.\d MiB is larger than the 1\.0 MiB a config file may have/);
+  const dir = tempDir(t);
+  assert.throws(() => loadConfigFile(dir), (err: unknown) => isLinesightError(err, 'LS_ERR_CONFIG_FILE') && err.message.includes(`${dir}: it is a directory`));
+  assert.throws(() => loadConfigFile('/dev/zero'), (err: unknown) => isLinesightError(err, 'LS_ERR_CONFIG_FILE') && /\/dev\/zero: not a regular file/.test(err.message));
+});
+
+test('a wrong secret is named by its path and kind, never echoed', () => {
+  const msg = problems(minimal + 'api: { token: 12345 }\nmqtt: { url: "mqtt://u:hunter2@h:1883", password: 7 }\n');
+  assert.match(msg, /api\.token: got a number \[redacted\], expected string/);
+  assert.ok(!msg.includes('12345') && !msg.includes('hunter2'), msg);
+});
+
+test('linesight check-config and run answer a hostile config with one line: code, file, position; no stack', (t) => {
+  const dir = tempDir(t);
+  const bomb = join(dir, 'bomb.yaml');
+  writeFileSync(bomb, billionLaughs());
+  for (const args of [['check-config', bomb], ['run', '-c', bomb]]) {
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 1, r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /^linesight: LS_ERR_CONFIG_PARSE: config file .*bomb\.yaml is not valid YAML: line \d+, column \d+: aliases expand/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+  const typo = spawnSync(process.execPath, [cli, 'check-config', '--confg', bomb], { encoding: 'utf8' });
+  assert.equal(typo.status, 2);
+  assert.match(typo.stderr, /^linesight: Unknown option '--confg'/);
+  assert.doesNotMatch(typo.stderr, /\n\s+at /);
+});

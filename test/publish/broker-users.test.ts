@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildConfig } from '../../src/config/load.js';
 import { isLinesightError } from '../../src/errors.js';
-import { compileUsers, filterCovers, parseUsersDocument, readUsersFile } from '../../src/publish/broker-users.js';
+import { parseUsersDocument, readUsersFile } from '../../src/config/mqtt-users.js';
+import { compileUsers, filterCovers } from '../../src/publish/broker-users.js';
 import { hashPassword, parsePasswordHash, verifyPassword } from '../../src/publish/password-hash.js';
 import { samplesDir, tempDir } from '../helpers/env.js';
 
@@ -38,7 +39,7 @@ test('users files and LINESIGHT_MQTT_USERS are validated with the path of the ba
   const users = readUsersFile(file);
   assert.equal(users[0]!.role, 'trigger');
   assert.deepEqual(users[0]!.subscribe, ['#']);
-  assert.match(codeOf(() => readUsersFile(join(dir, 'nope.yaml'))), /^LS_ERR_MQTT_USERS: invalid MQTT users in .*nope\.yaml: no such file/);
+  assert.match(codeOf(() => readUsersFile(join(dir, 'nope.yaml'))), /^LS_ERR_CONFIG_FILE: .*nope\.yaml: no such file/);
   assert.match(codeOf(() => parseUsersDocument('- username: x\n  password: secret\n', 'f')), /^LS_ERR_MQTT_USERS: .*password/);
   assert.match(codeOf(() => parseUsersDocument(`- username: x\n  password: "${hash}"\n  role: admin\n`, 'f')), /role/);
   assert.match(codeOf(() => compileUsers([{ origin: 'f', users: parseUsersDocument(`- username: linesight-service\n  password: "${hash}"\n`, 'f') }])), /Linesight's own/);
