@@ -73,6 +73,8 @@ export class App {
   #broker: EmbeddedBroker | undefined;
   #stops: Array<() => Promise<void> | void> = [];
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  #starting: Promise<void> | undefined;
+  #stopRequested = false;
 
   constructor(config: Config, deps: AppDeps = {}) {
     this.config = config;
@@ -118,13 +120,28 @@ export class App {
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new Error(`App.start() called in state ${this.#state}`);
     this.#state = 'starting';
-    try {
-      await this.#start();
-      this.#state = 'running';
-    } catch (err) {
-      await this.stop();
-      throw err;
-    }
+    this.#starting = (async () => {
+      try {
+        await this.#start();
+        this.#state = 'running';
+      } catch (err) {
+        this.#state = 'running';
+        await this.stop();
+        throw err;
+      }
+    })();
+    return this.#starting;
+  }
+
+  /**
+   * Enters a start-up stage, unless stop() was called meanwhile: then start-up ends here and
+   * stop() undoes what was started (a SIGTERM during a slow model load must not leave a service
+   * that starts running after it said it stopped).
+   */
+  async #enter(stage: StartStage): Promise<void> {
+    if (this.#stopRequested) throw new LinesightError('LS_ERR_SHUTDOWN', `stopped during start-up, before the ${stage} stage`);
+    await this.#onStage?.(stage);
+    if (this.#stopRequested) throw new LinesightError('LS_ERR_SHUTDOWN', `stopped during start-up, in the ${stage} stage`);
   }
 
   async #start(): Promise<void> {
@@ -132,7 +149,7 @@ export class App {
     for (const s of config.stations) this.readiness.set(`station:${s.id}`, false, `loading model ${s.model}`);
 
     if (config.api.enabled) await this.#startApi();
-    await this.#onStage?.('api');
+    await this.#enter('api');
 
     if (config.mqtt.url) {
       this.#mqttUrl = config.mqtt.url;
@@ -156,12 +173,12 @@ export class App {
       this.#mqttUrl = broker.url;
       this.#mqttLogin = broker.serviceCredentials;
     }
-    await this.#onStage?.('broker');
+    await this.#enter('broker');
 
     this.pool.start();
     this.#stops.push(() => this.pool.close(config.shutdown.drainTimeoutMs));
 
-    await this.#onStage?.('models');
+    await this.#enter('models');
     for (const sc of config.stations) {
       const station = new Station({
         line: config.line,
@@ -204,7 +221,7 @@ export class App {
       this.readiness.set(`station:${station.id}`, false, `model ${m.manifest.name}@${m.manifest.version} ready; source not started`);
     }
 
-    await this.#onStage?.('publishers');
+    await this.#enter('publishers');
     const local = new LocalMqttPublisher({
       url: this.#mqttUrl,
       line: config.line,
@@ -227,7 +244,7 @@ export class App {
       this.#stops.push(() => p.stop(config.shutdown.drainTimeoutMs));
     }
 
-    await this.#onStage?.('stations');
+    await this.#enter('stations');
     // Stations are stopped by stop() itself, before everything else (see there).
     for (const station of this.stations) await station.start();
 
@@ -251,7 +268,7 @@ export class App {
       this.#stops.push(() => watcher.stop());
     }
     log.info({ stations: this.stations.length, mqtt: redactUrl(this.#mqttUrl), api: this.#apiUrl || 'off' }, 'Linesight running');
-    await this.#onStage?.('running');
+    await this.#enter('running');
   }
 
   /** A part that owns a bounded queue reports its depth, bound and drops to /metrics through this. */
@@ -381,6 +398,12 @@ export class App {
    * and API close. Idempotent.
    */
   async stop(): Promise<void> {
+    if (this.#state === 'starting') {
+      // start() sees the request at its next stage and calls stop() itself once it has unwound.
+      this.#stopRequested = true;
+      await this.#starting?.catch(() => undefined);
+      return;
+    }
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
     for (const s of this.config.stations) this.readiness.set(`station:${s.id}`, false, 'shutting down');

@@ -68,6 +68,12 @@ async function run(file: string | undefined): Promise<number> {
   try {
     await app.start();
   } catch (err) {
+    // A signal during start-up is a stop, not a failure.
+    if (stopping) {
+      await stopping;
+      app.log.info('stopped during start-up');
+      return 0;
+    }
     return fail(err);
   }
   await new Promise<void>((resolve) => {

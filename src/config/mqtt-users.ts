@@ -14,7 +14,8 @@ const validateUsers = ajv.compile(Type.Array(MqttUserConfig));
 /** A users document (YAML or JSON): a list of users, or {users: [...]}; empty means none. */
 export function parseUsersDocument(text: string, origin: string): MqttUserConfig[] {
   if (!text.trim()) return [];
-  let value = parseYaml(text, origin);
+  // A list of users or a mapping with `users:`; the shape is checked below.
+  let value = parseYaml(text, origin, { mapping: false });
   if (value && typeof value === 'object' && !Array.isArray(value) && 'users' in value) value = (value as { users: unknown }).users;
   value ??= [];
   if (!validateUsers(value)) throw new LinesightError('LS_ERR_MQTT_USERS', schemaProblems(validateUsers.errors, value).join('; '), { args: [origin] });

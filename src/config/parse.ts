@@ -159,7 +159,7 @@ function findAlias(doc: Document, source: string): Node | undefined {
 }
 
 /** YAML text to a plain value; every syntax problem, alias bomb and unresolvable alias is LS_ERR_CONFIG_PARSE. */
-export function parseYaml(text: string, origin: string): unknown {
+export function parseYaml(text: string, origin: string, options: { mapping?: boolean } = {}): unknown {
   const lc = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lc });
   if (doc.errors.length) {
@@ -185,7 +185,7 @@ export function parseYaml(text: string, origin: string): unknown {
     if (unresolved) throw parseError(origin, nodeAt(lc, findAlias(doc, unresolved[1]!)), `alias *${unresolved[1]} has no anchor &${unresolved[1]} before it`);
     throw parseError(origin, undefined, message);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (options.mapping !== false && (value === null || typeof value !== 'object' || Array.isArray(value))) {
     const got = Array.isArray(value) ? 'a list' : value === null ? 'null' : `a ${typeof value} (${JSON.stringify(value).slice(0, 40)})`;
     throw new LinesightError('LS_ERR_CONFIG_INVALID', `${origin}: the top level is ${got}; expected a mapping of settings (stations:, line:, mqtt:, ...)`);
   }

@@ -193,3 +193,30 @@ test('50 swaps with 2 workers: each thread holds at most the active and the prev
   await app.stop();
   assert.deepEqual(verdicts.filter((v) => v.verdict === 'error'), []);
 });
+
+test('a stop during start-up ends start-up at the next stage, undoes what started, and the service never runs after it stopped', async (t) => {
+  const models = tempDir(t);
+  makeVersion(models, '1.0.0');
+  let app: App;
+  let stopped: Promise<void> | undefined;
+  const stages: StartStage[] = [];
+  app = new App(config(models, tempDir(t)), {
+    log: silentLogger,
+    onStage: (stage) => {
+      stages.push(stage);
+      // SIGTERM arrives while the models load (what `linesight run` does on a signal).
+      if (stage === 'models') stopped = app.stop();
+    },
+  });
+  const verdicts: Verdict[] = [];
+  app.bus.on('verdict', (v) => verdicts.push(v));
+  await assert.rejects(app.start(), (e: unknown) => isLinesightError(e, 'LS_ERR_SHUTDOWN'));
+  await stopped;
+  assert.deepEqual(stages, ['api', 'broker', 'models']);
+  assert.equal(app.stations.some((s) => s.model), false, 'no station was given a model');
+  // The API and the broker were closed again: nothing listens any more.
+  await assert.rejects(fetch(`${app.apiUrl}/healthz`));
+  await app.stop(); // idempotent
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(verdicts.length, 0);
+});
