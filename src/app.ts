@@ -8,7 +8,7 @@ import { EventBus } from './events.js';
 import { Readiness } from './health.js';
 import { createLogger, type Logger } from './log.js';
 import { createSource } from './capture/sources.js';
-import { redactUrl } from './capture/child-process.js';
+import { redactText } from './redact.js';
 import { GpioTrigger } from './capture/gpio-trigger.js';
 import { MqttTrigger } from './capture/mqtt-trigger.js';
 import type { Trigger, TriggerHealth } from './capture/trigger.js';
@@ -267,7 +267,7 @@ export class App {
       this.#watcher = watcher;
       this.#stops.push(() => watcher.stop());
     }
-    log.info({ stations: this.stations.length, mqtt: redactUrl(this.#mqttUrl), api: this.#apiUrl || 'off' }, 'Linesight running');
+    log.info({ stations: this.stations.length, mqtt: redactText(this.#mqttUrl), api: this.#apiUrl || 'off' }, 'Linesight running');
     await this.#enter('running');
   }
 

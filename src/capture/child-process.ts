@@ -32,7 +32,3 @@ export async function stopChild(child: ChildProcess, closed: Promise<unknown>, o
   kill.cancel();
 }
 
-/** Camera URLs often carry a password (rtsp://admin:secret@…); it must not reach logs or health. */
-export function redactUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@/\s]*@/gi, '$1:***@');
-}

@@ -4,7 +4,8 @@
 // cameras it also prints, on stderr, when each frame reached this box (ffmpeg-times.ts), and
 // that is the frame's capture time; files and V4L2 devices use the arrival time.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { killOnExit, redactUrl, stopChild } from './child-process.js';
+import { redactText } from '../redact.js';
+import { killOnExit, stopChild } from './child-process.js';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../clock.js';
@@ -229,7 +230,7 @@ class StderrTail {
   }
 
   toString(): string {
-    return redactUrl(this.#lines.join('; '));
+    return redactText(this.#lines.join('; '));
   }
 }
 
@@ -255,7 +256,7 @@ export class FfmpegSource extends StreamSource {
 
   protected async validate(): Promise<void> {
     const c = this.#config;
-    const name = redactUrl(c.url);
+    const name = redactText(c.url);
     if (c.output === 'raw' && (c.width === undefined || c.height === undefined)) {
       throw new LinesightError('LS_ERR_SOURCE_CONFIG', 'output raw needs width and height (the size of each frame on the pipe)', { args: [name] });
     }

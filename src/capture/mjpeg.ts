@@ -8,7 +8,7 @@ import type { Clock } from '../clock.js';
 import type { MjpegSourceConfig } from '../config/schema.js';
 import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { redactUrl } from './child-process.js';
+import { redactText } from '../redact.js';
 import { JpegSplitter, maxFrameBytes } from './jpeg-stream.js';
 import { StreamSource, type SessionFrame } from './stream-source.js';
 
@@ -44,12 +44,12 @@ export class MjpegSource extends StreamSource {
   protected async validate(): Promise<void> {
     const url = URL.canParse(this.#config.url) ? new URL(this.#config.url) : undefined;
     if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
-      throw new LinesightError('LS_ERR_SOURCE_CONFIG', 'expected an http:// or https:// URL of an MJPEG stream', { args: [redactUrl(this.#config.url)] });
+      throw new LinesightError('LS_ERR_SOURCE_CONFIG', 'expected an http:// or https:// URL of an MJPEG stream', { args: [redactText(this.#config.url)] });
     }
   }
 
   protected async *open(signal: AbortSignal): AsyncGenerator<SessionFrame> {
-    const name = redactUrl(this.#config.url);
+    const name = redactText(this.#config.url);
     const res = await get(new URL(this.#config.url), this.#config.headers ?? {}, signal);
     try {
       const status = res.statusCode ?? 0;

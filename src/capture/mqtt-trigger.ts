@@ -13,7 +13,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { systemClock, waitAtMost, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
-import { redactUrl } from './child-process.js';
+import { redactText } from '../redact.js';
 import { RedeliveryFilter } from './redelivery.js';
 import { HealthState, parseTriggerPayload, type PayloadProblem, type Trigger, type TriggerEvent, type TriggerHealth, type TriggerHealthListener, type TriggerStats } from './trigger.js';
 
@@ -116,9 +116,9 @@ export class MqttTrigger implements Trigger {
       });
     });
     client.on('close', () => {
-      if (this.#client === client) this.#health.set(false, `not connected to the broker at ${redactUrl(url)}; triggers wait in the broker's session`);
+      if (this.#client === client) this.#health.set(false, `not connected to the broker at ${redactText(url)}; triggers wait in the broker's session`);
     });
-    client.on('error', (err) => log.warn({ err: redactUrl(err.message), url: redactUrl(url) }, 'trigger MQTT error'));
+    client.on('error', (err) => log.warn({ err: redactText(err.message), url: redactText(url) }, 'trigger MQTT error'));
     client.on('message', (msgTopic, payload, packet) => {
       // A persistent session outlives configuration: a topic this station used before may still
       // be subscribed in it. Those messages are not this station's parts.

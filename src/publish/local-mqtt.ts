@@ -8,7 +8,7 @@
 // the queue drains in order.
 import mqtt, { type MqttClient } from 'mqtt';
 import { systemClock, waitAtMost, type Clock } from '../clock.js';
-import { redactUrl } from '../capture/child-process.js';
+import { redactText } from '../redact.js';
 import type { Logger } from '../log.js';
 import type { EventBus } from '../events.js';
 import type { QueueReport, QueueReporter } from '../queues.js';
@@ -68,7 +68,7 @@ export class LocalMqttPublisher implements Publisher, QueueReporter {
 
   async start(): Promise<void> {
     const { url, line, topicPrefix, clientIdPrefix, username, password, log } = this.#o;
-    const shownUrl = redactUrl(url);
+    const shownUrl = redactText(url);
     const connected: Promise<void>[] = [];
     for (const camera of this.#o.cameras) {
       const statusTopic = topics.status(topicPrefix, line, camera);
@@ -96,7 +96,7 @@ export class LocalMqttPublisher implements Publisher, QueueReporter {
         this.#pump(cam);
       });
       client.on('error', (err) => {
-        this.#lastError = redactUrl(err.message);
+        this.#lastError = redactText(err.message);
         log.warn({ err: this.#lastError, camera, url: shownUrl }, 'local MQTT error');
       });
       client.on('offline', () =>
@@ -144,7 +144,7 @@ export class LocalMqttPublisher implements Publisher, QueueReporter {
         cam.inflight--;
         if (err) {
           this.#failed++;
-          this.#lastError = redactUrl(err.message);
+          this.#lastError = redactText(err.message);
           this.#o.bus.emit('publish-failed', { sink: this.name, error: this.#lastError });
         } else {
           this.#published++;
