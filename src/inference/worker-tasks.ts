@@ -11,7 +11,8 @@ import { runtimeFor } from './runtimes/index.js';
 import type { ModelSession } from './runtimes/runtime.js';
 import { inputGeometry } from '../models/manifest.js';
 
-const options = workerData as WorkerOptions;
+// Loaded outside a worker (the test runner imports every file under dist/test/), workerData is null.
+const options = (workerData ?? {}) as WorkerOptions;
 const limits = { maxPixels: options.maxImagePixels };
 // Each worker thread is one unit of parallelism: libvips' own thread pool (one thread per core by
 // default, shared by the process) would make 2 workers fight over 2 cores for every decode. Its
