@@ -4,21 +4,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildConfig } from '../../src/config/load.js';
-import { isLinesightError } from '../../src/errors.js';
+import { codeOf } from '../helpers/error-of.js';
 import { parseUsersDocument, readUsersFile } from '../../src/config/mqtt-users.js';
 import { compileUsers, filterCovers } from '../../src/publish/broker-users.js';
 import { hashPassword, parsePasswordHash, verifyPassword } from '../../src/publish/password-hash.js';
 import { samplesDir, tempDir } from '../helpers/env.js';
 
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    assert.ok(isLinesightError(err), String(err));
-    return `${err.code}: ${err.message}`;
-  }
-};
 
 test('password hashes are salted scrypt, self-describing, and checked', async () => {
   const a = await hashPassword('pw', { N: 1024 });

@@ -1,5 +1,6 @@
 // The verdict publisher and the MQTT trigger over TLS to a real Mosquitto that requires client
 // certificates (mqtt.tls: ca, cert, key), and a clear start-up error for unusable TLS files.
+import { codeOf } from '../helpers/error-of.js';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +8,6 @@ import { test } from 'node:test';
 import mqtt from 'mqtt';
 import { MqttTrigger } from '../../src/capture/mqtt-trigger.js';
 import type { TriggerEvent } from '../../src/capture/trigger.js';
-import { isLinesightError } from '../../src/errors.js';
 import { EventBus } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { LocalMqttPublisher } from '../../src/publish/local-mqtt.js';
@@ -57,15 +57,7 @@ test('unusable TLS files stop start-up with LS_ERR_MQTT_TLS naming the file', (t
   const dir = tempDir(t);
   const notPem = join(dir, 'ca.txt');
   writeFileSync(notPem, 'hello');
-  const code = (fn: () => unknown) => {
-    try {
-      fn();
-      return 'ok';
-    } catch (err) {
-      assert.ok(isLinesightError(err), String(err));
-      return `${err.code}: ${err.message}`;
-    }
-  };
+  const code = codeOf;
   assert.match(code(() => clientTlsOptions({ ca: join(dir, 'missing.pem'), rejectUnauthorized: true })), /^LS_ERR_MQTT_TLS: .*missing\.pem: mqtt\.tls\.ca: no such file/);
   assert.match(code(() => clientTlsOptions({ ca: notPem, rejectUnauthorized: true })), /^LS_ERR_MQTT_TLS: .*ca\.txt: mqtt\.tls\.ca: not a PEM file/);
   assert.match(code(() => clientTlsOptions({ cert: notPem, rejectUnauthorized: true })), /cert and mqtt\.tls\.key go together/);
