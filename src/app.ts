@@ -26,6 +26,9 @@ import { brokerAccessFromConfig } from './publish/broker-access.js';
 import { EmbeddedBroker } from './publish/embedded-broker.js';
 import { clientTlsOptions, type ClientTlsOptions } from './publish/mqtt-tls.js';
 import { LocalMqttPublisher } from './publish/local-mqtt.js';
+import { CloudMqttPublisher, failMessages } from './publish/cloud-mqtt.js';
+import { cloudTlsOptions } from './publish/cloud-tls.js';
+import { SqliteOutbox } from './publish/outbox-sqlite.js';
 import type { Publisher } from './publish/publisher.js';
 import { ConsoleSummary } from './publish/console-summary.js';
 import { createMetrics } from './api/metrics.js';
@@ -55,6 +58,8 @@ export class App {
   readonly pool: InferencePool;
   readonly stations: Station[] = [];
   readonly publishers: Publisher[] = [];
+  /** The cloud publisher and its outbox (issue 10), when cloud.enabled; others add messages to `cloud.outbox`. */
+  cloud: CloudMqttPublisher | undefined;
   /** External trigger inputs (MQTT, GPIO) by station, for metrics. */
   readonly #triggers = new Map<string, Trigger>();
   /** Owners of bounded queues, read by /metrics. */
@@ -238,6 +243,11 @@ export class App {
     });
     this.publishers.push(local);
     this.reportQueues(local);
+    if (config.cloud.enabled) {
+      this.cloud = this.#createCloud();
+      this.publishers.push(this.cloud);
+      this.reportQueues(this.cloud);
+    }
     for (const p of this.publishers) {
       await p.start();
       this.bus.on('verdict', (v) => p.publish(v));
@@ -269,6 +279,39 @@ export class App {
     }
     log.info({ stations: this.stations.length, mqtt: redactText(this.#mqttUrl), api: this.#apiUrl || 'off' }, 'Linesight running');
     await this.#enter('running');
+  }
+
+  /**
+   * An outbox that cannot be opened stops start-up (LS_ERR_OUTBOX_OPEN): running on without it
+   * would lose every cloud message silently. A cloud that cannot be reached never does.
+   */
+  #createCloud(): CloudMqttPublisher {
+    const { cloud, line } = this.config;
+    const log = this.log.child({ component: 'cloud' });
+    const classes = Object.fromEntries(Object.entries(cloud.outbox.classes).map(([c, p]) => [c, { priority: p.priority, ttlMs: p.ttlSeconds * 1000 }]));
+    const outbox = new SqliteOutbox({
+      path: cloud.outbox.path!,
+      synchronous: cloud.outbox.synchronous,
+      limits: { maxMessages: cloud.outbox.maxMessages, maxBytes: cloud.outbox.maxBytes, maxQuarantined: cloud.outbox.maxQuarantined, classes: classes as never },
+      clock: this.clock,
+      log,
+    });
+    return new CloudMqttPublisher({
+      url: cloud.url,
+      thingName: cloud.thingName,
+      tls: cloudTlsOptions(cloud.tls),
+      outbox,
+      // The integrator's message builders (fails, passes, summaries, events) replace this.
+      toMessages: failMessages(line, cloud.topicTemplate),
+      publishesPerSecond: cloud.publishesPerSecond,
+      maxInflight: cloud.maxInflight,
+      maxPayloadBytes: cloud.maxPayloadBytes,
+      maxTopicSlashes: cloud.maxTopicSlashes,
+      maxAttempts: cloud.maxAttempts,
+      reconnect: cloud.reconnect,
+      log,
+      clock: this.clock,
+    });
   }
 
   /** A part that owns a bounded queue reports its depth, bound and drops to /metrics through this. */
@@ -338,7 +381,18 @@ export class App {
           }),
         queues: () => this.#queueReporters.flatMap((r) => r.queues()),
         broker: () => ({ ...(this.#broker?.refusals ?? {}) }),
+        cloud: () => {
+          if (!this.cloud) return undefined;
+          const h = this.cloud.health();
+          const s = this.cloud.outbox.stats();
+          return { connected: h.connected, reconnects: h.reconnects, published: h.published, refused: h.refused, depth: s.depth, bytes: s.bytes, oldestAgeMs: s.oldestAgeMs, quarantined: s.quarantined, dropped: s.dropped };
+        },
       }),
+      outbox: {
+        outbox: () => this.cloud?.outbox,
+        health: () => this.cloud?.health(),
+        notify: () => this.cloud?.notify(),
+      },
       stations: {
         list: () => this.stations.map((s) => s.status()),
         trigger: (id, partId) => {

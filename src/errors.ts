@@ -62,6 +62,13 @@ export const errorTable = {
   LS_ERR_TRIGGER_PAYLOAD: { message: 'unreadable trigger payload (%s)', status: 400 },
   // Config files (issue 9: hostile input)
   LS_ERR_CONFIG_EMPTY: { message: 'config file %s is empty', status: 400 },
+  // Cloud outbox and cloud MQTT publisher (issue 10)
+  LS_ERR_OUTBOX_OPEN: { message: 'cannot open the cloud outbox %s', status: 500 },
+  LS_ERR_OUTBOX_WRITE: { message: 'cloud outbox write failed', status: 500 },
+  LS_ERR_CLOUD_TLS: { message: 'cannot use cloud TLS %s', status: 400 },
+  LS_ERR_CLOUD_CONNECT: { message: 'cloud broker connection failed', status: 502 },
+  LS_ERR_CLOUD_REFUSED: { message: 'cloud broker refused message %s', status: 502 },
+  LS_ERR_CLOUD_DISABLED: { message: 'cloud publishing is not enabled', status: 404 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;

@@ -16,6 +16,20 @@ export interface MetricsSources {
   cameras: () => Array<{ camera: string; state: string; fps: number; reconnects: number; framesEmitted: number }>;
   /** Every bounded queue and buffer (MQTT offline queues, broker sessions, SSE clients, ...). */
   queues?: () => QueueReport[];
+  /** The cloud publisher and its outbox, when cloud.enabled. */
+  cloud?: () => CloudMetrics | undefined;
+}
+
+export interface CloudMetrics {
+  connected: boolean;
+  reconnects: number;
+  published: number;
+  refused: number;
+  depth: number;
+  bytes: number;
+  oldestAgeMs: number;
+  quarantined: number;
+  dropped: Record<string, number>;
 }
 
 const cameraStates = ['idle', 'connecting', 'streaming', 'stalled', 'failed', 'ended', 'stopped'] as const;
@@ -101,6 +115,21 @@ export function createMetrics(bus: EventBus, sources: MetricsSources): Registry 
   );
   sampled('linesight_publisher_connected', '1 when the sink is connected.', ['sink'], () => sources.publishers().map((p) => [{ sink: p.name }, p.connected ? 1 : 0]));
   sampled('linesight_publisher_pending', 'Verdicts handed to the sink and not yet acknowledged.', ['sink'], () => sources.publishers().map((p) => [{ sink: p.name }, p.pending]));
+  const cloud = (pick: (c: CloudMetrics) => number) => (): Array<[Record<string, string>, number]> => {
+    const c = sources.cloud?.();
+    return c ? [[{}, pick(c)]] : [];
+  };
+  sampled('linesight_cloud_connected', '1 while connected to the cloud broker (informational: a dead cloud never makes the box unready).', [], cloud((c) => (c.connected ? 1 : 0)));
+  sampled('linesight_cloud_reconnects', 'Cloud connection attempts after the first, since start.', [], cloud((c) => c.reconnects));
+  sampled('linesight_cloud_published', 'Cloud messages acknowledged by the broker since start.', [], cloud((c) => c.published));
+  sampled('linesight_cloud_refused', 'Cloud messages refused (before sending or by the broker) since start; they go to the quarantine.', [], cloud((c) => c.refused));
+  sampled('linesight_outbox_depth', 'Messages waiting in the cloud outbox.', [], cloud((c) => c.depth));
+  sampled('linesight_outbox_bytes', 'Bytes held by the cloud outbox (waiting and quarantined).', [], cloud((c) => c.bytes));
+  sampled('linesight_outbox_oldest_age_seconds', 'Age of the oldest waiting message in the cloud outbox.', [], cloud((c) => c.oldestAgeMs / 1000));
+  sampled('linesight_outbox_quarantined', 'Messages in the cloud outbox quarantine.', [], cloud((c) => c.quarantined));
+  sampled('linesight_outbox_dropped', 'Messages the cloud outbox dropped since start, by reason (full:<class>, expired:<class>, oversize:<class>, quarantine-full:<class>, store-error:<class>).', ['reason'], () =>
+    Object.entries(sources.cloud?.()?.dropped ?? {}).map(([reason, n]) => [{ reason }, n]),
+  );
   sampled('linesight_model_info', 'The model version each camera serves (value 1), with the execution provider in use.', ['camera', 'model', 'version', 'provider'], () =>
     sources.models().map((m) => [{ camera: m.camera, model: m.name, version: m.version, provider: m.provider }, 1]),
   );

@@ -11,6 +11,7 @@ import { stationRoutes, type StationsView } from './routes/stations.js';
 import { modelRoutes, type ModelsView } from './routes/models.js';
 import { liveRoutes, type LiveView } from './routes/live.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { outboxRoutes, type OutboxView } from './routes/outbox.js';
 import { accessControl } from './auth.js';
 import type { LiveClients } from './live-clients.js';
 import type { UploadSlots } from './uploads.js';
@@ -26,6 +27,8 @@ export interface ApiDeps {
   readiness: Readiness;
   metrics: Registry;
   stations: StationsView;
+  /** The cloud outbox and its quarantine (issue 10). */
+  outbox?: OutboxView;
   log: Logger;
   version: string;
 }
@@ -62,6 +65,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.register(modelRoutes, { models: deps.models, uploads: deps.uploads });
   app.register(liveRoutes, { live: deps.live, clients: deps.liveClients });
   app.register(dashboardRoutes);
+  if (deps.outbox) app.register(outboxRoutes, { view: deps.outbox });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app as unknown as FastifyInstance;
 }

@@ -22,6 +22,12 @@ const envOverrides: Array<[string, (c: Config, v: string) => void]> = [
   // The embedded broker's users as YAML or JSON (a list, or {users: [...]}), replacing mqtt.embedded.users.
   ['LINESIGHT_MQTT_USERS', (c, v) => (c.mqtt.embedded.users = parseUsersDocument(v, 'LINESIGHT_MQTT_USERS'))],
   ['LINESIGHT_API_TOKEN', (c, v) => (c.api.token = v)],
+  ['LINESIGHT_CLOUD_URL', (c, v) => (c.cloud.url = v)],
+  ['LINESIGHT_CLOUD_THING_NAME', (c, v) => (c.cloud.thingName = v)],
+  // PEM text itself (secrets managers hand out contents, not files).
+  ['LINESIGHT_CLOUD_CA', (c, v) => (c.cloud.tls.caPem = v)],
+  ['LINESIGHT_CLOUD_CERT', (c, v) => (c.cloud.tls.certPem = v)],
+  ['LINESIGHT_CLOUD_KEY', (c, v) => (c.cloud.tls.privateKey = v)],
 ];
 
 export const DEMO_MODEL = 'label-orientation';
@@ -73,6 +79,11 @@ export function buildConfig(raw: unknown, options: { origin: string; baseDir: st
   config.models.publicKeys = config.models.publicKeys.map((k) => resolveFrom(options.baseDir, k));
   config.state.directory = resolveFrom(options.baseDir, config.state.directory);
   resolveMqttPaths(config.mqtt, (p) => resolveFrom(options.baseDir, p));
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    const file = config.cloud.tls[k];
+    if (file) config.cloud.tls[k] = resolveFrom(options.baseDir, file);
+  }
+  config.cloud.outbox.path = config.cloud.outbox.path ? resolveFrom(options.baseDir, config.cloud.outbox.path) : resolve(config.state.directory, 'cloud-outbox.db');
   for (const station of config.stations) {
     if (station.source.type === 'replay') station.source.path = resolveFrom(options.baseDir, station.source.path);
     // A video file named relative to the config file, like every other path in it.

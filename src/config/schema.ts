@@ -328,6 +328,73 @@ export const InferenceConfig = Type.Object(
   { additionalProperties: false, default: {}, title: 'Inference', description: 'The worker pool.' },
 );
 
+const CloudClassConfig = (priority: number, ttlS: number, what: string) =>
+  Type.Object(
+    {
+      priority: Type.Integer({ title: 'Priority', description: 'Higher survives longer when the outbox is full; the lowest class goes first, oldest first.', minimum: 0, maximum: 1000, default: priority }),
+      ttlSeconds: Type.Integer({ title: 'Time to live', description: 'Seconds a message may wait before it is dropped as expired (counted); 0: never.', minimum: 0, default: ttlS }),
+    },
+    { additionalProperties: false, default: {}, title: what, description: `Priority and time to live of ${what.toLowerCase()} messages.` },
+  );
+
+export const CloudConfig = Type.Object(
+  {
+    enabled: Type.Boolean({ title: 'Enabled', description: 'Send results to the cloud broker through the durable outbox.', default: false }),
+    url: Type.String({ title: 'Broker URL', description: 'mqtts://host:8883 (AWS IoT Core: mqtts://<endpoint>-ats.iot.<region>.amazonaws.com:8883, or :443 with alpn). Env: LINESIGHT_CLOUD_URL.', pattern: '^(mqtts|ssl|mqtt|tcp)://', default: 'mqtts://localhost:8883' }),
+    thingName: Type.String({ title: 'Thing name', description: 'MQTT client id (the IoT Core thing name). Env: LINESIGHT_CLOUD_THING_NAME.', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9:_-]+$', default: 'linesight' }),
+    tls: Type.Object(
+      {
+        ca: Type.Optional(FilePath('CA', 'PEM CA bundle the broker certificate must chain to (AmazonRootCA1.pem); relative to the config file. Env: LINESIGHT_CLOUD_CA holds the PEM itself.')),
+        cert: Type.Optional(FilePath('Client certificate', 'PEM client certificate (the thing certificate); relative to the config file. Env: LINESIGHT_CLOUD_CERT holds the PEM itself.')),
+        key: Type.Optional(FilePath('Client key', 'PEM private key of the client certificate; relative to the config file. Env: LINESIGHT_CLOUD_KEY holds the PEM itself.')),
+        caPem: Type.Optional(Type.String({ title: 'CA (PEM)', description: 'The CA as PEM text instead of a file; normally set through LINESIGHT_CLOUD_CA.' })),
+        certPem: Type.Optional(Type.String({ title: 'Client certificate (PEM)', description: 'The client certificate as PEM text; normally set through LINESIGHT_CLOUD_CERT.' })),
+        privateKey: Type.Optional(Type.String({ title: 'Client key (PEM)', description: 'The private key as PEM text; normally set through LINESIGHT_CLOUD_KEY. Never logged.' })),
+        alpn: Type.Optional(Type.String({ title: 'ALPN', description: 'ALPN protocol to offer, e.g. x-amzn-mqtt-ca for AWS IoT Core on port 443.', pattern: '^[\\x21-\\x7e]{1,255}$' })),
+        rejectUnauthorized: Type.Boolean({ title: 'Verify broker', description: 'Refuse a broker whose certificate does not verify; false only for testing.', default: true }),
+        servername: Type.Optional(Type.String({ title: 'Server name', description: 'Name expected in the broker certificate (and sent as SNI), when it differs from the URL host.' })),
+      },
+      { additionalProperties: false, default: {}, title: 'TLS', description: 'Mutual TLS: the broker proves itself with its certificate, Linesight with its client certificate.' },
+    ),
+    reconnect: Type.Object(
+      {
+        initialMs: Type.Integer({ title: 'First retry', description: 'Delay before the first reconnect; doubles per failure.', minimum: 10, default: 1000 }),
+        maxMs: Type.Integer({ title: 'Longest retry', description: 'Upper bound of the reconnect delay.', minimum: 10, default: 60000 }),
+        jitter: Type.Number({ title: 'Jitter', description: 'Share of each delay drawn at random (0..1), so a plant of boxes does not reconnect in step.', minimum: 0, maximum: 1, default: 0.3 }),
+        connectTimeoutMs: Type.Integer({ title: 'Connect timeout', description: 'A connection attempt (TCP, TLS, CONNACK) that takes longer fails.', minimum: 100, default: 10000 }),
+      },
+      { additionalProperties: false, default: {}, title: 'Reconnect', description: 'Reconnect with exponential backoff and jitter.' },
+    ),
+    topicTemplate: Type.String({ title: 'Topic template', description: 'Cloud topic of a verdict message; {line}, {station} and {verdict} are filled in. At most 7 slashes (AWS IoT Core).', default: 'linesight/v1/{line}/{station}/verdict/{verdict}', pattern: '^[^#+]+$' }),
+    publishesPerSecond: Type.Integer({ title: 'Publishes per second', description: 'Rate limit of the drain (AWS IoT Core allows 100 per connection).', minimum: 1, maximum: 10000, default: 100 }),
+    maxInflight: Type.Integer({ title: 'Max in flight', description: 'Unacknowledged QoS 1 publishes at a time.', minimum: 1, maximum: 1000, default: 20 }),
+    maxPayloadBytes: Type.Integer({ title: 'Max payload', description: 'Larger messages are quarantined without being sent (AWS IoT Core: 128 KiB).', minimum: 256, maximum: 268435455, default: 131072 }),
+    maxTopicSlashes: Type.Integer({ title: 'Max topic slashes', description: 'Messages on deeper topics are quarantined without being sent (AWS IoT Core: 7).', minimum: 0, maximum: 100, default: 7 }),
+    maxAttempts: Type.Integer({ title: 'Max attempts', description: 'A message whose sending closed the connection this many times is quarantined.', minimum: 1, maximum: 1000, default: 5 }),
+    outbox: Type.Object(
+      {
+        path: Type.Optional(FilePath('Path', 'SQLite file of the outbox; default <state.directory>/cloud-outbox.db; relative to the config file. Unreadable or corrupt: Linesight refuses to start (LS_ERR_OUTBOX_OPEN).')),
+        synchronous: OneOf(['full', 'normal'] as const, { title: 'Synchronous', description: 'full: every add is fsynced (survives a power cut, about 4 ms per message on a typical disk); normal: survives a process kill, a power cut may lose the last adds (about 0.05 ms).', default: 'full' }),
+        maxMessages: Type.Integer({ title: 'Max messages', description: 'Messages kept while the cloud is unreachable; when full, the policy by priority applies.', minimum: 10, default: 1000000 }),
+        maxBytes: Type.Integer({ title: 'Max bytes', description: 'Bound on the bytes kept (waiting and quarantined).', minimum: 65536, default: 512 * 1024 * 1024 }),
+        maxQuarantined: Type.Integer({ title: 'Max quarantined', description: 'Refused messages kept for inspection; beyond this the oldest go (counted).', minimum: 1, default: 1000 }),
+        classes: Type.Object(
+          {
+            fail: CloudClassConfig(50, 7 * 86400, 'Fail'),
+            event: CloudClassConfig(40, 7 * 86400, 'Event'),
+            evidence: CloudClassConfig(30, 3 * 86400, 'Evidence'),
+            summary: CloudClassConfig(20, 86400, 'Summary'),
+            pass: CloudClassConfig(10, 3600, 'Pass'),
+          },
+          { additionalProperties: false, default: {}, title: 'Message classes', description: 'Per class: priority when full, time to live.' },
+        ),
+      },
+      { additionalProperties: false, default: {}, title: 'Outbox', description: 'The durable queue (SQLite, WAL) between inspection and the cloud.' },
+    ),
+  },
+  { additionalProperties: false, default: {}, title: 'Cloud', description: 'Results to a cloud MQTT broker (AWS IoT Core or any MQTT 3.1.1/5 broker) over mutual TLS, through a durable outbox.' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     line: Id('Line', 'Production line id; first level of MQTT topics.', 'line-1'),
@@ -369,6 +436,7 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {}, title: 'Models', description: 'Where model versions live and how new ones are accepted.' },
     ),
+    cloud: CloudConfig,
     state: Type.Object(
       {
         directory: Type.String({ title: 'Directory', description: 'Where Linesight keeps what must survive a restart (the active model version per station); relative to the config file.', default: '.linesight' }),
@@ -409,5 +477,6 @@ export type InferenceConfig = Static<typeof InferenceConfig>;
 export type MqttConfig = Static<typeof MqttConfig>;
 export type MqttUserConfig = Static<typeof MqttUserConfig>;
 export type ApiConfig = Static<typeof ApiConfig>;
+export type CloudConfig = Static<typeof CloudConfig>;
 
 export type { TSchema };

@@ -35,6 +35,34 @@ export function makeCerts(t: TestContext): TestCerts {
   return { ca: f('test-ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key'), otherCa: f('other-ca.pem') };
 }
 
+/** Client certificates the broker must refuse: signed by another CA, and expired (signed by the right CA). */
+export interface BadClientCerts {
+  foreignCert: string;
+  foreignKey: string;
+  expiredCert: string;
+  expiredKey: string;
+}
+
+/** openssl 3.0's `x509 -req` cannot date a certificate in the past; `openssl ca` with -startdate/-enddate can. */
+export function makeBadClientCerts(t: TestContext, certs: TestCerts): BadClientCerts {
+  const dir = tempDir(t, 'badcerts-');
+  const f = (name: string) => join(dir, name);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  const key = (name: string) => ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`);
+  writeFileSync(f('client.ext'), 'extendedKeyUsage=clientAuth\n');
+  key('foreign');
+  ssl('x509', '-req', '-in', f('foreign.csr'), '-CA', certs.otherCa, '-CAkey', certs.otherCa.replace(/\.pem$/, '.key'), '-CAcreateserial', '-out', f('foreign.pem'), '-days', '2', '-extfile', f('client.ext'));
+  key('expired');
+  writeFileSync(f('index.txt'), '');
+  writeFileSync(f('serial'), '1000\n');
+  writeFileSync(
+    f('ca.cnf'),
+    `[ca]\ndefault_ca = d\n[d]\ndatabase = ${f('index.txt')}\nnew_certs_dir = ${dir}\nserial = ${f('serial')}\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n[ext]\nextendedKeyUsage = clientAuth\n`,
+  );
+  ssl('ca', '-batch', '-config', f('ca.cnf'), '-extensions', 'ext', '-in', f('expired.csr'), '-out', f('expired.pem'), '-cert', certs.ca, '-keyfile', certs.ca.replace(/\.pem$/, '.key'), '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-notext');
+  return { foreignCert: f('foreign.pem'), foreignKey: f('foreign.key'), expiredCert: f('expired.pem'), expiredKey: f('expired.key') };
+}
+
 export interface Mosquitto {
   url: string;
   /** mqtts:// URL of the TLS listener, when started with `tls`. */
@@ -71,7 +99,15 @@ async function waitForPort(port: number, ms: number, proc: ChildProcess): Promis
 }
 
 /** `persistent`: sessions and queued messages survive a broker restart, like a production broker. */
-export async function startMosquitto(t: TestContext, options: { persistent?: boolean; tls?: TestCerts } = {}): Promise<Mosquitto> {
+/**
+ * `acl`: mosquitto ACL lines for anonymous clients (e.g. `topic readwrite allowed/#`);
+ * `maxPacketBytes`: larger packets get the client disconnected (MQTT 5: DISCONNECT 0x95);
+ * `messageSizeLimit`: larger publishes are refused (MQTT 5: a PUBACK reason code).
+ */
+export async function startMosquitto(
+  t: TestContext,
+  options: { persistent?: boolean; tls?: TestCerts; acl?: string; maxPacketBytes?: number; messageSizeLimit?: number } = {},
+): Promise<Mosquitto> {
   const port = await freePort();
   const tlsPort = options.tls ? await freePort() : 0;
   // A TLS listener that requires a client certificate signed by the test CA, beside the plain one.
@@ -84,7 +120,14 @@ export async function startMosquitto(t: TestContext, options: { persistent?: boo
   // Started as root, mosquitto switches to its own user, which cannot write the database into
   // our private temp dir: it would silently keep nothing across a restart.
   const user = process.getuid?.() === 0 ? 'user root\n' : '';
-  writeFileSync(conf, `per_listener_settings false\nallow_anonymous true\n${user}${persistence}listener ${port} 127.0.0.1\n${tls}`);
+  let limits = '';
+  if (options.acl !== undefined) {
+    writeFileSync(join(dir, 'acl'), options.acl + '\n');
+    limits += `acl_file ${join(dir, 'acl')}\n`;
+  }
+  if (options.maxPacketBytes) limits += `max_packet_size ${options.maxPacketBytes}\n`;
+  if (options.messageSizeLimit) limits += `message_size_limit ${options.messageSizeLimit}\n`;
+  writeFileSync(conf, `per_listener_settings false\nallow_anonymous true\n${user}${persistence}${limits}listener ${port} 127.0.0.1\n${tls}`);
   let proc: ChildProcess;
   const launch = async () => {
     proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });

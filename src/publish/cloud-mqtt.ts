@@ -1,0 +1,386 @@
+// The cloud publisher: verdicts become outbox messages (never blocking inspection), and a drain
+// publishes them to the cloud broker over mutual TLS, QoS 1, MQTT 5, deleting each only after
+// its PUBACK. The drain is rate limited (token bucket, IoT Core allows 100 publishes/s per
+// connection), keeps a bounded number in flight, and works in small batches that yield to the
+// event loop, so a 1-hour backlog after a WAN outage never delays the line.
+//
+// What the broker refuses is quarantined so it never blocks what follows: checked before
+// sending (payload over maxPayloadBytes, a topic with more than maxTopicSlashes slashes, over
+// the broker's announced maximum packet size), a PUBACK reason code >= 0x80 (not authorized,
+// packet too large, quota exceeded...), or a message in flight alone when the connection
+// closed, maxAttempts times (MQTT 3.1.1 brokers disconnect instead of answering). After a
+// disconnect the first messages go one at a time ("probing") so only the guilty one is blamed.
+import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
+import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { LinesightError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { QueueReport, QueueReporter } from '../queues.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
+import { redactText } from '../redact.js';
+import type { Verdict } from '../verdict.js';
+import { certificateDateProblem, describeConnectError, type CloudTls } from './cloud-tls.js';
+import type { NewMessage, Outbox, OutboxMessage } from './outbox.js';
+import type { Publisher, PublisherHealth } from './publisher.js';
+
+export interface CloudMqttOptions {
+  url: string;
+  thingName: string;
+  tls?: CloudTls;
+  outbox: Outbox;
+  /** What a verdict becomes in the outbox (the integrator's message builders replace failMessages). */
+  toMessages: (verdict: Verdict) => NewMessage[];
+  publishesPerSecond?: number;
+  maxInflight?: number;
+  maxPayloadBytes?: number;
+  maxTopicSlashes?: number;
+  maxAttempts?: number;
+  reconnect?: { initialMs?: number; maxMs?: number; jitter?: number; connectTimeoutMs?: number };
+  /** Messages taken from the outbox per turn of the event loop. */
+  batch?: number;
+  log: Logger;
+  clock?: Clock;
+  random?: () => number;
+}
+
+export interface CloudHealth extends PublisherHealth {
+  /** Connection attempts after the first. */
+  reconnects: number;
+  quarantined: number;
+  /** Messages refused before sending or by the broker since start. */
+  refused: number;
+  /** Informational: a dead cloud never makes the box unready. */
+  since: string | null;
+}
+
+// MQTT 5 PUBACK reason codes that mean "never, not just now": quarantine.
+const REFUSED: Record<number, string> = {
+  0x80: 'unspecified error',
+  0x83: 'implementation specific error',
+  0x87: 'not authorized',
+  0x90: 'topic name invalid',
+  0x95: 'packet too large',
+  0x97: 'quota exceeded',
+  0x99: 'payload format invalid',
+};
+
+/** The default enqueue: fails only, payload the verdict JSON; replaced by the cloud message builders. */
+export function failMessages(line: string, topicTemplate: string): (verdict: Verdict) => NewMessage[] {
+  return (v) =>
+    v.verdict !== 'fail'
+      ? []
+      : [
+          {
+            id: v.id,
+            station: v.camera,
+            class: 'fail',
+            topic: topicTemplate.replaceAll('{line}', line).replaceAll('{station}', v.camera).replaceAll('{verdict}', v.verdict),
+            payload: Buffer.from(JSON.stringify(v)),
+          },
+        ];
+}
+
+export class CloudMqttPublisher implements Publisher, QueueReporter {
+  readonly name = 'cloud-mqtt';
+  readonly outbox: Outbox;
+  readonly #o: CloudMqttOptions;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #problems: RateLimitedLog;
+  readonly #rate: number;
+  readonly #maxInflight: number;
+  readonly #maxPayload: number;
+  readonly #maxSlashes: number;
+  readonly #maxAttempts: number;
+  readonly #batch: number;
+  #client: MqttClient | undefined;
+  #connected = false;
+  #connectedSince: number | null = null;
+  #failures = 0;
+  #reconnects = 0;
+  #reconnectTimer: TimerHandle | undefined;
+  #pumpTimer: TimerHandle | undefined;
+  #pumpQueued = false;
+  #inflight = new Map<string, OutboxMessage>();
+  #acked: string[] = [];
+  #probing = false;
+  #tokens: number;
+  #tokensAt: number;
+  #brokerMaxPacket = Infinity;
+  #published = 0;
+  #refused = 0;
+  #failed = 0;
+  #lastError: string | null = null;
+  #stopped = false;
+  #started = false;
+
+  constructor(options: CloudMqttOptions) {
+    this.#o = options;
+    this.outbox = options.outbox;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#problems = new RateLimitedLog({ clock: this.#clock });
+    this.#rate = options.publishesPerSecond ?? 100;
+    this.#maxInflight = options.maxInflight ?? 20;
+    this.#maxPayload = options.maxPayloadBytes ?? 128 * 1024;
+    this.#maxSlashes = options.maxTopicSlashes ?? 7;
+    this.#maxAttempts = options.maxAttempts ?? 5;
+    this.#batch = options.batch ?? 10;
+    this.#tokens = this.#rate;
+    this.#tokensAt = this.#clock.now();
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    const dates = certificateDateProblem(this.#o.tls?.cert, this.#clock.wallNow());
+    if (dates) {
+      this.#lastError = dates;
+      this.#o.log.warn({ thingName: this.#o.thingName }, `cloud: ${dates}; the broker will refuse it`);
+    }
+    // Does not wait for the broker: the cloud being away is the normal case this exists for.
+    this.#connect();
+  }
+
+  publish(verdict: Verdict): void {
+    if (this.#stopped) return;
+    try {
+      for (const m of this.#o.toMessages(verdict)) this.outbox.add(m);
+    } catch (err) {
+      this.#failed++;
+      this.#problems.report('enqueue', (n) => this.#o.log.error({ err, alsoFailed: n }, 'cloud: could not enqueue a verdict'));
+    }
+    this.#schedulePump();
+  }
+
+  /** Wakes the drain after messages were added to the outbox directly (summaries, events, evidence). */
+  notify(): void {
+    this.#schedulePump();
+  }
+
+  #connect(): void {
+    if (this.#stopped) return;
+    const { url, thingName, tls, reconnect } = this.#o;
+    const client = mqtt.connect(url, {
+      clientId: thingName,
+      protocolVersion: 5,
+      // The outbox is our persistence; a broker session would only duplicate it.
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: reconnect?.connectTimeoutMs ?? 10_000,
+      keepalive: 60,
+      ...tls,
+    });
+    this.#client = client;
+    client.on('connect', (connack) => {
+      if (client !== this.#client) return;
+      this.#connected = true;
+      this.#connectedSince = this.#clock.wallNow();
+      this.#failures = 0;
+      this.#lastError = null;
+      this.#brokerMaxPacket = connack.properties?.maximumPacketSize ?? Infinity;
+      this.#o.log.info({ url: redactText(url), thingName }, 'cloud: connected');
+      this.#schedulePump();
+    });
+    client.on('error', (err) => {
+      if (client !== this.#client) return;
+      this.#lastError = describeConnectError(err);
+      // An error on a live connection is a protocol error (mosquitto 2.0 answers an oversized
+      // publish with a PUBACK code mqtt.js cannot parse, after which it reads nothing more):
+      // drop the connection, and let probing find the message that caused it.
+      if (this.#connected) this.#onClosed(client);
+    });
+    client.on('disconnect', (packet) => {
+      if (client !== this.#client) return;
+      this.#lastError = `the broker disconnected us (reason ${packet.reasonCode ?? 0})`;
+    });
+    client.on('close', () => {
+      if (client !== this.#client) return;
+      this.#onClosed(client);
+    });
+    client.on('offline', () => undefined);
+  }
+
+  #onClosed(client: MqttClient): void {
+    const wasConnected = this.#connected;
+    this.#connected = false;
+    this.#connectedSince = null;
+    this.#client = undefined;
+    client.removeAllListeners();
+    client.on('error', () => undefined);
+    client.end(true);
+    // What was in flight goes back in order; blame it only when it was alone (probing).
+    const inflight = [...this.#inflight.values()];
+    const alone = inflight.length === 1;
+    this.#inflight.clear();
+    this.#flushAcks();
+    for (const m of inflight) {
+      const attempts = this.outbox.failed(m.id, 'connection closed');
+      if (alone && attempts >= this.#maxAttempts) this.#quarantine(m, `the connection closed after sending it ${attempts} times`);
+    }
+    this.#probing = inflight.length > 0 || this.#probing;
+    const reason = this.#lastError ?? 'connection closed';
+    this.#problems.report('disconnected', (n) =>
+      this.#o.log.warn({ url: redactText(this.#o.url), reason, alsoFailed: n }, wasConnected ? 'cloud: connection lost' : 'cloud: cannot connect'),
+    );
+    this.#lastError = reason;
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#stopped) return;
+    const r = this.#o.reconnect ?? {};
+    const initial = r.initialMs ?? 1000;
+    const max = r.maxMs ?? 60_000;
+    const jitter = r.jitter ?? 0.3;
+    const base = Math.min(max, initial * 2 ** Math.min(this.#failures, 30));
+    const delay = base * (1 - jitter * this.#random());
+    this.#failures++;
+    this.#reconnectTimer = this.#clock.setTimer(delay, () => {
+      this.#reconnectTimer = undefined;
+      this.#reconnects++;
+      this.#connect();
+    });
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpQueued || this.#stopped) return;
+    this.#pumpQueued = true;
+    // Yield first: publish() returns at once, and the drain interleaves with the line's work.
+    setImmediate(() => {
+      this.#pumpQueued = false;
+      this.#pump();
+    });
+  }
+
+  #refill(): void {
+    const now = this.#clock.now();
+    this.#tokens = Math.min(this.#rate, this.#tokens + ((now - this.#tokensAt) * this.#rate) / 1000);
+    this.#tokensAt = now;
+  }
+
+  #pump(): void {
+    this.#flushAcks();
+    const client = this.#client;
+    if (!client || !this.#connected || this.#stopped) return;
+    this.#refill();
+    const window = this.#probing ? 1 : this.#maxInflight;
+    const room = Math.min(window - this.#inflight.size, Math.floor(this.#tokens), this.#batch);
+    if (room <= 0) {
+      if (this.#tokens < 1 && this.#inflight.size < window) this.#waitForTokens();
+      return;
+    }
+    const batch = this.outbox.next(room);
+    let sent = 0;
+    for (const m of batch) {
+      const problem = this.#precheck(m);
+      if (problem) {
+        this.#quarantine(m, problem);
+        continue;
+      }
+      this.#tokens--;
+      sent++;
+      this.#inflight.set(m.id, m);
+      const opts: IClientPublishOptions = { qos: 1 };
+      client.publish(m.topic, m.payload, opts, (err) => this.#settled(client, m, err));
+    }
+    // More may be waiting: go on after the event loop had its turn.
+    if (batch.length > 0) this.#schedulePump();
+  }
+
+  #waitForTokens(): void {
+    if (this.#pumpTimer) return;
+    const ms = Math.ceil(((1 - this.#tokens) * 1000) / this.#rate);
+    this.#pumpTimer = this.#clock.setTimer(ms, () => {
+      this.#pumpTimer = undefined;
+      this.#schedulePump();
+    });
+  }
+
+  #precheck(m: OutboxMessage): string | null {
+    if (m.payload.length > this.#maxPayload) return `payload of ${m.payload.length} bytes is over the limit of ${this.#maxPayload} (cloud.maxPayloadBytes)`;
+    const slashes = m.topic.split('/').length - 1;
+    if (slashes > this.#maxSlashes) return `topic has ${slashes} slashes, the limit is ${this.#maxSlashes} (cloud.maxTopicSlashes)`;
+    if (m.topic.length === 0 || /[#+\u0000]/.test(m.topic) || Buffer.byteLength(m.topic) > 65535) return 'not a valid topic to publish on';
+    // Fixed header, topic and a few properties: the broker drops the connection on a larger packet.
+    const packet = m.payload.length + Buffer.byteLength(m.topic) + 16;
+    if (packet > this.#brokerMaxPacket) return `packet of ${packet} bytes is over the broker's maximum of ${this.#brokerMaxPacket}`;
+    return null;
+  }
+
+  #settled(client: MqttClient, m: OutboxMessage, err: Error | undefined): void {
+    // Settled by a connection that is gone: #onClosed already put it back.
+    if (client !== this.#client || !this.#inflight.has(m.id)) return;
+    this.#inflight.delete(m.id);
+    const code = (err as { code?: unknown } | undefined)?.code;
+    if (!err) {
+      this.#published++;
+      this.#probing = false;
+      this.#acked.push(m.id);
+    } else if (typeof code === 'number' && code >= 0x80) {
+      this.#quarantine(m, `the broker refused it: ${REFUSED[code] ?? 'error'} (reason code 0x${code.toString(16)})`);
+    } else {
+      // Not an answer from the broker (the client is closing): try again later.
+      const attempts = this.outbox.failed(m.id, err.message);
+      if (attempts >= this.#maxAttempts) this.#quarantine(m, `failed ${attempts} times: ${err.message}`);
+    }
+    this.#schedulePump();
+  }
+
+  /** Acks go to the outbox in batches: one transaction (one fsync) per turn, not per message. */
+  #flushAcks(): void {
+    if (this.#acked.length === 0) return;
+    const ids = this.#acked;
+    this.#acked = [];
+    this.outbox.ack(ids);
+  }
+
+  #quarantine(m: OutboxMessage, reason: string): void {
+    this.#refused++;
+    this.outbox.quarantine(m.id, reason);
+    this.#problems.report('quarantine', (n) =>
+      this.#o.log.warn(
+        { err: new LinesightError('LS_ERR_CLOUD_REFUSED', reason, { args: [m.id] }), topic: m.topic, station: m.station, class: m.class, alsoQuarantined: n },
+        'cloud: message quarantined',
+      ),
+    );
+  }
+
+  async stop(drainMs: number): Promise<void> {
+    if (this.#stopped) return;
+    // Whatever is not acknowledged stays in the outbox for the next start; wait briefly for acks.
+    const deadline = this.#clock.now() + drainMs;
+    while (this.#inflight.size > 0 && this.#connected && this.#clock.now() < deadline) {
+      await new Promise<void>((r) => this.#clock.setTimer(20, r));
+    }
+    this.#stopped = true;
+    this.#reconnectTimer?.cancel();
+    this.#pumpTimer?.cancel();
+    this.#flushAcks();
+    const client = this.#client;
+    this.#client = undefined;
+    this.#connected = false;
+    if (client) await new Promise<void>((r) => client.end(true, {}, () => r()));
+    this.#problems.close();
+    this.outbox.close();
+  }
+
+  health(): CloudHealth {
+    const s = this.outbox.stats();
+    return {
+      connected: this.#connected,
+      pending: s.depth,
+      published: this.#published,
+      failed: this.#failed,
+      lastError: this.#lastError,
+      reconnects: this.#reconnects,
+      quarantined: s.quarantined,
+      refused: this.#refused,
+      since: this.#connectedSince === null ? null : new Date(this.#connectedSince).toISOString(),
+    };
+  }
+
+  queues(): QueueReport[] {
+    const s = this.outbox.stats();
+    return [{ queue: 'cloud-outbox', depth: s.depth, capacity: s.maxMessages, dropped: s.dropped }];
+  }
+}
