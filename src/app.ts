@@ -194,6 +194,7 @@ export class App {
           const m = station.model;
           const serving = m ? `serving ${m.manifest.name}@${m.manifest.version} on ${m.provider}` : 'no model';
           this.readiness.set(`station:${sc.id}`, running, running ? serving : `camera not running: ${detail}`);
+          this.bus.emit('camera-state', { camera: sc.id, running, detail });
         },
       });
       this.stations.push(station);
