@@ -10,12 +10,13 @@ import { CLOUD_PAYLOAD_VERSION, ms2, summaryId, type CloudSummaryPayload } from 
  * a percentile is within 0.5 % of the exact one (the bucket's geometric middle, clamped to the
  * smallest and largest value seen).
  */
+const MIN_MS = 0.01;
+const RATIO = 1.01;
+const BUCKETS = Math.ceil(Math.log(600_000 / MIN_MS) / Math.log(RATIO)) + 1;
+
 export class LatencyHistogram {
-  static readonly MIN_MS = 0.01;
-  static readonly RATIO = 1.01;
-  static readonly BUCKETS = Math.ceil(Math.log(600_000 / LatencyHistogram.MIN_MS) / Math.log(LatencyHistogram.RATIO)) + 1;
-  readonly #counts = new Uint32Array(LatencyHistogram.BUCKETS);
-  readonly #logRatio = Math.log(LatencyHistogram.RATIO);
+  readonly #counts = new Uint32Array(BUCKETS);
+  readonly #logRatio = Math.log(RATIO);
   #n = 0;
   #min = Infinity;
   #max = -Infinity;
@@ -27,7 +28,7 @@ export class LatencyHistogram {
   add(ms: number): void {
     if (!Number.isFinite(ms)) return;
     const v = Math.max(0, ms);
-    const i = v <= LatencyHistogram.MIN_MS ? 0 : Math.min(LatencyHistogram.BUCKETS - 1, Math.ceil(Math.log(v / LatencyHistogram.MIN_MS) / this.#logRatio));
+    const i = v <= MIN_MS ? 0 : Math.min(BUCKETS - 1, Math.ceil(Math.log(v / MIN_MS) / this.#logRatio));
     this.#counts[i]!++;
     this.#n++;
     if (v < this.#min) this.#min = v;
@@ -42,7 +43,7 @@ export class LatencyHistogram {
     for (let i = 0; i < this.#counts.length; i++) {
       seen += this.#counts[i]!;
       if (seen >= rank) {
-        const mid = i === 0 ? LatencyHistogram.MIN_MS : LatencyHistogram.MIN_MS * LatencyHistogram.RATIO ** (i - 0.5);
+        const mid = i === 0 ? MIN_MS : MIN_MS * RATIO ** (i - 0.5);
         return Math.min(this.#max, Math.max(this.#min, mid));
       }
     }
