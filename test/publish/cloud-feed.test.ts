@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -13,6 +15,7 @@ import type { NewMessage, OutboxMessage } from '../../src/publish/outbox.js';
 import type { VerdictKind } from '../../src/verdict.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { makeVerdict } from '../helpers/verdict-factory.js';
+import { repo } from '../helpers/env.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 (addFormats as unknown as (a: Ajv) => void)(ajv);
@@ -152,4 +155,13 @@ test('a full outbox evicts passes (counted) and keeps the fail', () => {
   assert.equal(outbox.stats().dropped['full:pass'], 5);
   assert.equal(feed.stats().added.pass + feed.stats().added.fail, 15);
   feed.stop();
+});
+
+test('the README\'s cloud payload examples match the schemas', () => {
+  const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+  const section = readme.split('## Cloud messages')[1]!.split('\n## ')[0]!;
+  const examples = [...section.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  assert.equal(examples.length, 3);
+  const kinds = examples.map((json) => checkedPayload({ payload: Buffer.from(json), topic: 'linesight/v1/x/y/z' }).kind);
+  assert.deepEqual(kinds, ['verdict', 'summary', 'event']);
 });
