@@ -2,35 +2,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
 import { Value } from '@sinclair/typebox/value';
 import { EventBus } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { CloudSendConfig, type StationCloudConfig } from '../../src/config/schema.js';
 import { CloudFeed } from '../../src/publish/cloud-feed.js';
-import { cloudPayloadSchemas } from '../../src/publish/cloud-messages.js';
 import { MemoryOutbox } from '../../src/publish/outbox-memory.js';
-import type { NewMessage, OutboxMessage } from '../../src/publish/outbox.js';
+import type { OutboxMessage } from '../../src/publish/outbox.js';
+import { checkedPayload } from '../helpers/cloud-payloads.js';
 import type { VerdictKind } from '../../src/verdict.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { makeVerdict } from '../helpers/verdict-factory.js';
 import { repo } from '../helpers/env.js';
-
-const ajv = new Ajv({ allErrors: true, strict: false });
-(addFormats as unknown as (a: Ajv) => void)(ajv);
-const validators = Object.fromEntries(Object.entries(cloudPayloadSchemas).map(([k, s]) => [k, ajv.compile(s)]));
-
-/** Checks a message against its documented schema and returns its payload. */
-export function checkedPayload(m: Pick<NewMessage, 'payload' | 'topic'>): Record<string, any> {
-  const p = JSON.parse(m.payload.toString()) as Record<string, any>;
-  assert.equal(p.v, 1);
-  const validate = validators[p.kind as string];
-  assert.ok(validate, `unknown kind ${p.kind}`);
-  assert.ok(validate(p), `${p.kind} payload does not match its schema: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(p)}`);
-  assert.ok(m.topic.split('/').length - 1 <= 7, m.topic);
-  return p;
-}
 
 const send = (over: Partial<CloudSendConfig> = {}): CloudSendConfig => ({ ...(Value.Default(CloudSendConfig, {}) as CloudSendConfig), ...over });
 
