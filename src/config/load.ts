@@ -86,7 +86,8 @@ export function buildConfig(raw: unknown, options: { origin: string; baseDir: st
     if (ids.has(s.id)) throw new LinesightError('LS_ERR_CONFIG_INVALID', `${options.origin}:\n  stations[${i}].id: got "${s.id}", expected an id not used by another station`);
     ids.add(s.id);
   }
-  const topicProblems = cloudConfigProblems(config);
+  // The thing name fills {thing}; it is part of the `cloud` connection keys (absent: the longest one allowed is assumed).
+  const topicProblems = cloudConfigProblems(config, (config.cloud as { thingName?: string }).thingName);
   if (topicProblems.length) throw new LinesightError('LS_ERR_CONFIG_INVALID', `${options.origin}:\n  ${topicProblems.join('\n  ')}`);
   return config;
 }

@@ -11,6 +11,7 @@ import { verdictKinds } from '../verdict.js';
 export const CLOUD_PAYLOAD_VERSION = 1;
 /** Labels kept in a verdict's `scores`: enough to see the runner-up, bounded for models with many labels. */
 export const MAX_CLOUD_SCORES = 5;
+const MAX_ERROR_CHARS = 500;
 
 const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
 const Iso = Type.String({ format: 'date-time' });
@@ -122,7 +123,8 @@ export function verdictPayload(v: Verdict, evidence: EvidenceRef | null): CloudV
     totalMs: ms2(v.timings.totalMs),
     capturedAt: v.capturedAt,
     decidedAt: v.decidedAt,
-    ...(v.error ? { error: v.error } : {}),
+    // Error text can quote outside input; a cloud payload stays small whatever it says.
+    ...(v.error ? { error: { code: v.error.code, message: v.error.message.slice(0, MAX_ERROR_CHARS) } } : {}),
     evidence,
   };
 }
