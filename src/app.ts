@@ -26,7 +26,8 @@ import { brokerAccessFromConfig } from './publish/broker-access.js';
 import { EmbeddedBroker } from './publish/embedded-broker.js';
 import { clientTlsOptions, type ClientTlsOptions } from './publish/mqtt-tls.js';
 import { LocalMqttPublisher } from './publish/local-mqtt.js';
-import { CloudMqttPublisher, failMessages } from './publish/cloud-mqtt.js';
+import { CloudMqttPublisher } from './publish/cloud-mqtt.js';
+import { CloudFeed } from './publish/cloud-feed.js';
 import { cloudTlsOptions } from './publish/cloud-tls.js';
 import { SqliteOutbox } from './publish/outbox-sqlite.js';
 import type { Publisher } from './publish/publisher.js';
@@ -80,6 +81,7 @@ export class App {
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #starting: Promise<void> | undefined;
   #stopRequested = false;
+  #cloudFeed: CloudFeed | undefined;
 
   constructor(config: Config, deps: AppDeps = {}) {
     this.config = config;
@@ -199,6 +201,7 @@ export class App {
           const m = station.model;
           const serving = m ? `serving ${m.manifest.name}@${m.manifest.version} on ${m.provider}` : 'no model';
           this.readiness.set(`station:${sc.id}`, running, running ? serving : `camera not running: ${detail}`);
+          this.bus.emit('camera-state', { camera: sc.id, running, detail });
         },
       });
       this.stations.push(station);
@@ -244,14 +247,35 @@ export class App {
     this.publishers.push(local);
     this.reportQueues(local);
     if (config.cloud.enabled) {
-      this.cloud = this.#createCloud();
-      this.publishers.push(this.cloud);
-      this.reportQueues(this.cloud);
+      const cloud = this.#createCloud();
+      this.cloud = cloud;
+      this.publishers.push(cloud);
+      this.reportQueues(cloud);
+      // What goes up (fails, summaries, events; passes if asked) is the feed's choice; each add
+      // wakes the drain. Started before the stations, so their camera events are seen; stopped
+      // (after the publisher's stop is registered, so it runs first) with its open summary
+      // windows sent into the outbox.
+      const feed = new CloudFeed({
+        line: config.line,
+        stations: config.stations,
+        send: config.cloud.send,
+        outbox: { add: (m) => { const kept = cloud.outbox.add(m); cloud.notify(); return kept; } },
+        bus: this.bus,
+        clock: this.clock,
+        log: log.child({ component: 'cloud-feed' }),
+        thing: config.cloud.thingName,
+      });
+      this.#cloudFeed = feed;
     }
     for (const p of this.publishers) {
       await p.start();
       this.bus.on('verdict', (v) => p.publish(v));
       this.#stops.push(() => p.stop(config.shutdown.drainTimeoutMs));
+    }
+    const feed = this.#cloudFeed;
+    if (feed) {
+      feed.start();
+      this.#stops.push(() => feed.stop());
     }
 
     await this.#enter('stations');
@@ -286,7 +310,7 @@ export class App {
    * would lose every cloud message silently. A cloud that cannot be reached never does.
    */
   #createCloud(): CloudMqttPublisher {
-    const { cloud, line } = this.config;
+    const { cloud } = this.config;
     const log = this.log.child({ component: 'cloud' });
     const classes = Object.fromEntries(Object.entries(cloud.outbox.classes).map(([c, p]) => [c, { priority: p.priority, ttlMs: p.ttlSeconds * 1000 }]));
     const outbox = new SqliteOutbox({
@@ -301,8 +325,6 @@ export class App {
       thingName: cloud.thingName,
       tls: cloudTlsOptions(cloud.tls),
       outbox,
-      // The integrator's message builders (fails, passes, summaries, events) replace this.
-      toMessages: failMessages(line, cloud.topicTemplate),
       publishesPerSecond: cloud.publishesPerSecond,
       maxInflight: cloud.maxInflight,
       maxPayloadBytes: cloud.maxPayloadBytes,

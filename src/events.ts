@@ -12,6 +12,10 @@ export interface LinesightEvents {
   'late-result': { line: string; camera: string; partId: string; totalMs: number; status: string };
   'model-refused': { camera: string; model: string; error: { code: string; message: string } };
   'publish-failed': { sink: string; error: string };
+  /** A station now serves another model version (`reason`: requested, new version, rollback). */
+  'model-changed': { camera: string; from: string | null; to: string; reason: string };
+  /** A station's camera started, or failed to start / stopped giving frames. */
+  'camera-state': { camera: string; running: boolean; detail: string };
 }
 
 type Listener<T> = (payload: T) => void;

@@ -7,6 +7,7 @@ import { schemaProblems } from '../schema-problems.js';
 import { bundledModelsDir, bundledSamplesDir } from '../paths.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { parseUsersDocument } from './mqtt-users.js';
+import { cloudConfigProblems } from './cloud-topics.js';
 import { decodeConfig, parseYaml, readConfigBytes } from './parse.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false, verbose: true });
@@ -96,6 +97,9 @@ export function buildConfig(raw: unknown, options: { origin: string; baseDir: st
     if (ids.has(s.id)) throw new LinesightError('LS_ERR_CONFIG_INVALID', `${options.origin}:\n  stations[${i}].id: got "${s.id}", expected an id not used by another station`);
     ids.add(s.id);
   }
+  // The thing name fills {thing}; it is part of the `cloud` connection keys (absent: the longest one allowed is assumed).
+  const topicProblems = cloudConfigProblems(config, (config.cloud as { thingName?: string }).thingName);
+  if (topicProblems.length) throw new LinesightError('LS_ERR_CONFIG_INVALID', `${options.origin}:\n  ${topicProblems.join('\n  ')}`);
   return config;
 }
 

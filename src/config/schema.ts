@@ -161,6 +161,44 @@ export const ThresholdsConfig = Type.Object(
   { additionalProperties: false, title: 'Thresholds', description: 'Overrides the model manifest thresholds for this station.' },
 );
 
+// What goes to the cloud (issue 10): which messages each station sends and on which topics.
+// The connection and the outbox are the `cloud` section's other keys; this is `cloud.send`.
+const cloudSendFields = {
+  fails: (def?: boolean) =>
+    Type.Boolean({ title: 'Fails', description: 'Send every part whose verdict is not pass (fail, uncertain, timeout, error), with its evidence reference when there is one.', ...(def === undefined ? {} : { default: def }) }),
+  passes: (def?: boolean) => Type.Boolean({ title: 'Passes', description: 'Send every pass too (10 parts/s is 36,000 messages an hour: usually the summaries say enough).', ...(def === undefined ? {} : { default: def }) }),
+  summaries: (def?: number) =>
+    Type.Integer({ title: 'Summary interval', description: 'Seconds per station summary (counts by verdict, yield, latency percentiles, budget misses, model versions), aligned to the wall clock; 0 turns summaries off.', minimum: 0, maximum: 86400, ...(def === undefined ? {} : { default: def }) }),
+  events: (def?: boolean) => Type.Boolean({ title: 'Events', description: 'Send model changes, refused model versions and camera state changes.', ...(def === undefined ? {} : { default: def }) }),
+};
+
+export const StationCloudConfig = Type.Object(
+  { fails: Type.Optional(cloudSendFields.fails()), passes: Type.Optional(cloudSendFields.passes()), summaries: Type.Optional(cloudSendFields.summaries()), events: Type.Optional(cloudSendFields.events()) },
+  { additionalProperties: false, title: 'Cloud messages', description: 'Overrides cloud.send for this station; keys left out take the cloud.send value.' },
+);
+
+const CloudTopic = (title: string, description: string, def: string) =>
+  Type.String({ title, description, default: def, minLength: 1, maxLength: 200, pattern: '^[^#+$][^#+]*$' });
+
+export const CloudSendConfig = Type.Object(
+  {
+    fails: cloudSendFields.fails(true),
+    passes: cloudSendFields.passes(false),
+    summaries: cloudSendFields.summaries(60),
+    events: cloudSendFields.events(true),
+    maxEventsPerMinute: Type.Integer({ title: 'Event limit', description: 'Events a station may send per minute; more (a flapping camera) are dropped, counted and reported in the next event sent.', minimum: 1, maximum: 6000, default: 30 }),
+    topics: Type.Object(
+      {
+        verdict: CloudTopic('Verdict topic', 'Topic of a part\'s verdict; placeholders {line}, {station}, {verdict}, {thing}. At most 7 slashes (AWS IoT Core).', 'linesight/v1/{line}/{station}/verdict/{verdict}'),
+        summary: CloudTopic('Summary topic', 'Topic of a station summary; placeholders {line}, {station}, {thing}.', 'linesight/v1/{line}/{station}/summary'),
+        event: CloudTopic('Event topic', 'Topic of an event; placeholders {line}, {station}, {event}, {thing}.', 'linesight/v1/{line}/{station}/event/{event}'),
+      },
+      { additionalProperties: false, default: {}, title: 'Cloud topics', description: 'Topic templates; checked at start (known placeholders, at most 7 slashes and 256 bytes once filled in).' },
+    ),
+  },
+  { additionalProperties: false, default: {}, title: 'Cloud messages', description: 'What each station sends to the cloud (defaults for every station; stations[].cloud overrides per station). Payloads: see "Cloud messages" in the README.' },
+);
+
 export const StationConfig = Type.Object(
   {
     id: Id('Camera id', 'Station (camera) id; used in MQTT topics and metrics labels.'),
@@ -177,6 +215,7 @@ export const StationConfig = Type.Object(
     uncertainAction: OneOf(actions, { title: 'Uncertain action', description: 'Action for `uncertain` verdicts.', default: 'reject' }),
     thresholds: Type.Optional(ThresholdsConfig),
     maxQueue: Type.Integer({ title: 'Max queue', description: 'Free-run only: unstarted frames kept per station; beyond this the oldest is shed and counted.', minimum: 1, maximum: 1000, default: 4 }),
+    cloud: Type.Optional(StationCloudConfig),
   },
   { additionalProperties: false },
 );
@@ -365,7 +404,7 @@ export const CloudConfig = Type.Object(
       },
       { additionalProperties: false, default: {}, title: 'Reconnect', description: 'Reconnect with exponential backoff and jitter.' },
     ),
-    topicTemplate: Type.String({ title: 'Topic template', description: 'Cloud topic of a verdict message; {line}, {station} and {verdict} are filled in. At most 7 slashes (AWS IoT Core).', default: 'linesight/v1/{line}/{station}/verdict/{verdict}', pattern: '^[^#+]+$' }),
+    send: CloudSendConfig,
     publishesPerSecond: Type.Integer({ title: 'Publishes per second', description: 'Rate limit of the drain (AWS IoT Core allows 100 per connection).', minimum: 1, maximum: 10000, default: 100 }),
     maxInflight: Type.Integer({ title: 'Max in flight', description: 'Unacknowledged QoS 1 publishes at a time.', minimum: 1, maximum: 1000, default: 20 }),
     maxPayloadBytes: Type.Integer({ title: 'Max payload', description: 'Larger messages are quarantined without being sent (AWS IoT Core: 128 KiB).', minimum: 256, maximum: 268435455, default: 131072 }),
@@ -478,5 +517,7 @@ export type MqttConfig = Static<typeof MqttConfig>;
 export type MqttUserConfig = Static<typeof MqttUserConfig>;
 export type ApiConfig = Static<typeof ApiConfig>;
 export type CloudConfig = Static<typeof CloudConfig>;
+export type CloudSendConfig = Static<typeof CloudSendConfig>;
+export type StationCloudConfig = Static<typeof StationCloudConfig>;
 
 export type { TSchema };

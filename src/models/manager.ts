@@ -177,6 +177,7 @@ export class ModelManager {
       if (reason !== 'rollback' && this.#o.autoRollback.parts > 0) this.#probation.set(stationId, { ref: to, seen: 0, failed: 0 });
       else this.#probation.delete(stationId);
       this.#o.log.info({ camera: stationId, from, to, reason }, 'model switched');
+      this.#o.bus.emit('model-changed', { camera: stationId, from, to, reason });
       if (previous) this.#retiring.set(stationId, this.#retire(station, previous.ref));
       return { station: stationId, from, to, provider: model.provider, warmupMs: 0, golden, reason };
     } finally {

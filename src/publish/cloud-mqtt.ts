@@ -27,8 +27,11 @@ export interface CloudMqttOptions {
   thingName: string;
   tls?: CloudTls;
   outbox: Outbox;
-  /** What a verdict becomes in the outbox (the integrator's message builders replace failMessages). */
-  toMessages: (verdict: Verdict) => NewMessage[];
+  /**
+   * What a verdict becomes in the outbox, when this publisher should add it itself. In the service
+   * the cloud feed (cloud-feed.ts) adds every message and calls notify(); then this is absent.
+   */
+  toMessages?: (verdict: Verdict) => NewMessage[];
   publishesPerSecond?: number;
   maxInflight?: number;
   maxPayloadBytes?: number;
@@ -62,22 +65,6 @@ const REFUSED: Record<number, string> = {
   0x97: 'quota exceeded',
   0x99: 'payload format invalid',
 };
-
-/** The default enqueue: fails only, payload the verdict JSON; replaced by the cloud message builders. */
-export function failMessages(line: string, topicTemplate: string): (verdict: Verdict) => NewMessage[] {
-  return (v) =>
-    v.verdict !== 'fail'
-      ? []
-      : [
-          {
-            id: v.id,
-            station: v.camera,
-            class: 'fail',
-            topic: topicTemplate.replaceAll('{line}', line).replaceAll('{station}', v.camera).replaceAll('{verdict}', v.verdict),
-            payload: Buffer.from(JSON.stringify(v)),
-          },
-        ];
-}
 
 export class CloudMqttPublisher implements Publisher, QueueReporter {
   readonly name = 'cloud-mqtt';
@@ -142,7 +129,7 @@ export class CloudMqttPublisher implements Publisher, QueueReporter {
   }
 
   publish(verdict: Verdict): void {
-    if (this.#stopped) return;
+    if (this.#stopped || !this.#o.toMessages) return;
     try {
       for (const m of this.#o.toMessages(verdict)) this.outbox.add(m);
     } catch (err) {

@@ -54,6 +54,8 @@ test('20 hot swaps under 10 parts/s: one verdict per part, no errors, one switch
   makeVersion(models, '1.0.0');
   makeVersion(models, '1.1.0', (m) => (m.description = 'same weights, next release'));
   const { app, verdicts, nextWith } = appWith(t, models, tempDir(t));
+  const changes: Array<{ from: string | null; to: string; reason: string }> = [];
+  app.bus.on('model-changed', ({ from, to, reason }) => changes.push({ from, to, reason }));
   await app.start();
   for (let i = 1; i <= 20; i++) {
     const to = i % 2 ? '1.1.0' : '1.0.0';
@@ -70,6 +72,11 @@ test('20 hot swaps under 10 parts/s: one verdict per part, no errors, one switch
   for (let i = 1; i < bySeq.length; i++) if (bySeq[i]!.model!.version !== bySeq[i - 1]!.model!.version) switches++;
   assert.equal(switches, 20, 'versions change at exactly one point per swap and never go back');
   assert.equal(bySeq.at(-1)!.model!.version, '1.0.0');
+  // Each swap is one model-changed event on the bus (what the cloud is told).
+  assert.deepEqual(changes, Array.from({ length: 20 }, (_, k) => {
+    const [from, to] = k % 2 ? ['1.1.0', '1.0.0'] : ['1.0.0', '1.1.0'];
+    return { from: `label-orientation@${from}`, to: `label-orientation@${to}`, reason: 'requested' };
+  }));
 });
 
 test('bad versions are refused with the reason; the old version keeps serving', async (t) => {

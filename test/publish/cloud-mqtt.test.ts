@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createLogger } from '../../src/log.js';
-import { CloudMqttPublisher, failMessages } from '../../src/publish/cloud-mqtt.js';
+import { CloudMqttPublisher } from '../../src/publish/cloud-mqtt.js';
 import { cloudTlsOptions, type CloudTls } from '../../src/publish/cloud-tls.js';
-import type { Outbox } from '../../src/publish/outbox.js';
+import type { NewMessage, Outbox } from '../../src/publish/outbox.js';
 import { MemoryOutbox } from '../../src/publish/outbox-memory.js';
 import { SqliteOutbox } from '../../src/publish/outbox-sqlite.js';
 import type { Verdict } from '../../src/verdict.js';
@@ -15,6 +15,22 @@ import { makeBadClientCerts, makeCerts, startMosquitto, subscribe } from '../hel
 import { tempDir } from '../helpers/env.js';
 
 type Ctx = { after: (fn: () => void | Promise<void>) => void };
+/** Fails only, payload the verdict JSON: enough to exercise the connection and the outbox. */
+function failMessages(line: string, topicTemplate: string): (verdict: Verdict) => NewMessage[] {
+  return (v) =>
+    v.verdict !== 'fail'
+      ? []
+      : [
+          {
+            id: v.id,
+            station: v.camera,
+            class: 'fail',
+            topic: topicTemplate.replaceAll('{line}', line).replaceAll('{station}', v.camera).replaceAll('{verdict}', v.verdict),
+            payload: Buffer.from(JSON.stringify(v)),
+          },
+        ];
+}
+
 const TEMPLATE = 'linesight/v1/{line}/{station}/verdict/{verdict}';
 
 function verdict(i: number, camera = 'cam1', kind: Verdict['verdict'] = 'fail'): Verdict {
