@@ -98,7 +98,7 @@ export function buildConfig(raw: unknown, options: { origin: string; baseDir: st
     ids.add(s.id);
   }
   // The thing name fills {thing}; it is part of the `cloud` connection keys (absent: the longest one allowed is assumed).
-  const topicProblems = cloudConfigProblems(config, (config.cloud as { thingName?: string }).thingName);
+  const topicProblems = cloudConfigProblems(config, config.cloud.thingName);
   if (topicProblems.length) throw new LinesightError('LS_ERR_CONFIG_INVALID', `${options.origin}:\n  ${topicProblems.join('\n  ')}`);
   return config;
 }
