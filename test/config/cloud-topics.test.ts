@@ -45,7 +45,7 @@ test('unknown placeholders, empty levels, wildcards, $-topics and over-long topi
   refused(() => load({ cloud: { send: { topics: { event: 'x//{station}/{event}' } } } }), /empty topic level/);
   refused(() => load({ cloud: { send: { topics: { event: 'x/#' } } } }), /cloud\.send\.topics\.event/);
   refused(() => load({ cloud: { send: { topics: { event: '$aws/things/x/{event}' } } } }), /cloud\.send\.topics\.event/);
-  refused(() => load({ cloud: { send: { topics: { verdict: `${'x'.repeat(250)}/{thing}/{verdict}` } } } }), /bytes for station cam1, expected at most 256/);
+  refused(() => load({ cloud: { thingName: 'T'.repeat(128), send: { topics: { verdict: `${'x'.repeat(120)}/{thing}/{verdict}` } } } }), /bytes for station cam1, expected at most 256/);
 });
 
 test('per-station overrides: known keys only', () => {
