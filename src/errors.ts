@@ -62,6 +62,11 @@ export const errorTable = {
   LS_ERR_TRIGGER_PAYLOAD: { message: 'unreadable trigger payload (%s)', status: 400 },
   // Config files (issue 9: hostile input)
   LS_ERR_CONFIG_EMPTY: { message: 'config file %s is empty', status: 400 },
+  // Evidence images (issue 10): the store, its API and the S3 upload.
+  LS_ERR_EVIDENCE_ID: { message: 'invalid evidence id', status: 400 },
+  LS_ERR_EVIDENCE_NOT_FOUND: { message: 'no evidence %s', status: 404 },
+  LS_ERR_EVIDENCE_WRITE: { message: 'cannot write evidence in %s', status: 500 },
+  LS_ERR_EVIDENCE_UPLOAD: { message: 'evidence upload to bucket %s failed', status: 502 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;

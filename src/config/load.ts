@@ -22,6 +22,9 @@ const envOverrides: Array<[string, (c: Config, v: string) => void]> = [
   // The embedded broker's users as YAML or JSON (a list, or {users: [...]}), replacing mqtt.embedded.users.
   ['LINESIGHT_MQTT_USERS', (c, v) => (c.mqtt.embedded.users = parseUsersDocument(v, 'LINESIGHT_MQTT_USERS'))],
   ['LINESIGHT_API_TOKEN', (c, v) => (c.api.token = v)],
+  // Credentials of the evidence bucket; only where evidence.s3 is configured.
+  ['LINESIGHT_S3_ACCESS_KEY_ID', (c, v) => c.evidence.s3 && (c.evidence.s3.accessKeyId = v)],
+  ['LINESIGHT_S3_SECRET_ACCESS_KEY', (c, v) => c.evidence.s3 && (c.evidence.s3.secretAccessKey = v)],
 ];
 
 export const DEMO_MODEL = 'label-orientation';
@@ -72,6 +75,7 @@ export function buildConfig(raw: unknown, options: { origin: string; baseDir: st
   config.models.directory = config.models.directory ? resolveFrom(options.baseDir, config.models.directory) : bundledModelsDir;
   config.models.publicKeys = config.models.publicKeys.map((k) => resolveFrom(options.baseDir, k));
   config.state.directory = resolveFrom(options.baseDir, config.state.directory);
+  config.evidence.directory = config.evidence.directory ? resolveFrom(options.baseDir, config.evidence.directory) : resolve(config.state.directory, 'evidence');
   resolveMqttPaths(config.mqtt, (p) => resolveFrom(options.baseDir, p));
   for (const station of config.stations) {
     if (station.source.type === 'replay') station.source.path = resolveFrom(options.baseDir, station.source.path);
