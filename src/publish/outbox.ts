@@ -35,10 +35,11 @@ export interface QuarantinedMessage extends OutboxMessage {
 export interface OutboxStats {
   /** Messages waiting (not quarantined). */
   depth: number;
+  /** Bytes (payload + topic) held, waiting and quarantined together: what maxBytes bounds. */
   bytes: number;
   /** Age of the oldest waiting message (ms), 0 when empty. */
   oldestAgeMs: number;
-  /** Messages dropped since start, by reason (`full:<class>`, `expired:<class>`). */
+  /** Messages dropped since start, by reason (`full:<class>`, `expired:<class>`, `oversize:<class>`, `quarantine-full:<class>`). */
   dropped: Record<string, number>;
   quarantined: number;
   maxMessages: number;
@@ -48,7 +49,11 @@ export interface OutboxStats {
 export interface Outbox {
   /** Adds a message; never blocks. When full, evicts by policy (see implementations) and counts it. Returns false when the new message itself was the one dropped. Re-adding a known id is a no-op (true). */
   add(message: NewMessage): boolean;
-  /** Up to `limit` messages to send next, oldest first per station; skips expired ones (dropping them). */
+  /**
+   * Up to `limit` messages to send next, oldest first per station; skips expired ones (dropping
+   * them). A message handed out is not handed out again until it is failed() (or the outbox is
+   * reopened), so a drainer can keep several in flight.
+   */
   next(limit: number): OutboxMessage[];
   /** The broker acknowledged these: gone for good. */
   ack(ids: readonly string[]): void;
