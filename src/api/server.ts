@@ -11,6 +11,7 @@ import { stationRoutes, type StationsView } from './routes/stations.js';
 import { modelRoutes, type ModelsView } from './routes/models.js';
 import { liveRoutes, type LiveView } from './routes/live.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { evidenceRoutes, type EvidenceView } from './routes/evidence.js';
 import { accessControl } from './auth.js';
 import type { LiveClients } from './live-clients.js';
 import type { UploadSlots } from './uploads.js';
@@ -28,6 +29,8 @@ export interface ApiDeps {
   stations: StationsView;
   log: Logger;
   version: string;
+  /** Kept evidence (evidence.enabled); absent: GET /evidence answers enabled: false. */
+  evidence?: EvidenceView | undefined;
 }
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
@@ -61,6 +64,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.register(stationRoutes, { stations: deps.stations });
   app.register(modelRoutes, { models: deps.models, uploads: deps.uploads });
   app.register(liveRoutes, { live: deps.live, clients: deps.liveClients });
+  app.register(evidenceRoutes, { evidence: deps.evidence });
   app.register(dashboardRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app as unknown as FastifyInstance;
