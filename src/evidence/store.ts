@@ -220,6 +220,11 @@ export class EvidenceStore implements QueueReporter {
     return ref;
   }
 
+  /** Resolves when every part queued so far is written (or skipped). */
+  flushed(): Promise<void> {
+    return this.#writing ? this.#idle : Promise.resolve();
+  }
+
   /** The evidence chosen for a recent verdict (the last 1024), for the cloud message of a fail. */
   ref(verdictId: string): EvidenceRef | undefined {
     return this.#refs.get(verdictId);
@@ -433,6 +438,7 @@ export class EvidenceStore implements QueueReporter {
     const left = this.#queue.splice(0);
     this.#skipped.shutdown += left.length;
     if (left.length) this.#o.log.warn({ skipped: left.length }, 'evidence not written before shutdown');
+    this.#rlog.close();
   }
 }
 
