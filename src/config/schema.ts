@@ -313,7 +313,7 @@ export const ApiConfig = Type.Object(
     token: Type.Optional(Type.String({ title: 'Token', description: 'Bearer token for mutating routes (and, with protectReads, for every route but /healthz and /readyz). Env: LINESIGHT_API_TOKEN.', minLength: 16 })),
     protectReads: Type.Boolean({
       title: 'Protect reads',
-      description: 'Require the token on every route except /healthz and /readyz: metrics, stations, models, OpenAPI, the dashboard, its image route and /events (these three also take ?access_token=, since browsers cannot send headers there). Needs api.token.',
+      description: 'Require the token on every route except /healthz and /readyz: metrics, stations, models, evidence, OpenAPI, the dashboard, its image routes, /evidence and /events (these also take ?access_token=, since browsers cannot send headers there). Needs api.token.',
       default: false,
     }),
     events: Type.Object(
