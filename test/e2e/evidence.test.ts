@@ -11,7 +11,9 @@ import { App } from '../../src/app.js';
 import { buildConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import type { Verdict } from '../../src/verdict.js';
-import { collectUntil, samplesDir, tempDir } from '../helpers/env.js';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { collectUntil, freePort, samplesDir, tempDir } from '../helpers/env.js';
 
 /** A GET with the path sent exactly as written (fetch would resolve `..` before sending). */
 function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
@@ -98,4 +100,47 @@ test('evidence for every part at 10 parts/s on a churning store never delays a v
   assert.equal(bad.status, 400);
   const q = ((await (await fetch(`${api}/metrics`)).text()).match(/linesight_queue_dropped\{queue="evidence-files",reason="files"\} (\d+)/) ?? [])[1];
   assert.ok(Number(q) >= 15, `metrics count deletions: ${q}`);
+});
+
+test('the running service uploads fail evidence to S3-compatible storage under the key it announced at verdict time', async (t) => {
+  const port = await freePort();
+  const server = new S3rver({ address: '127.0.0.1', port, directory: tempDir(t), silent: true, configureBuckets: [{ name: 'plant-7' }] });
+  await server.run();
+  t.after(() => server.close());
+  const endpoint = `http://127.0.0.1:${port}`;
+  const config = buildConfig(
+    {
+      line: 'hall-9',
+      stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation' }],
+      state: { directory: tempDir(t) },
+      evidence: { enabled: true, nearThresholdMargin: 0, s3: { bucket: 'plant-7', endpoint, forcePathStyle: true, prefix: 'ev' } },
+      mqtt: { embedded: { port: 0 } },
+      api: { port: 0 },
+      summary: { intervalMs: 0 },
+    },
+    { origin: 'test', baseDir: '/', env: { LINESIGHT_S3_ACCESS_KEY_ID: 'S3RVER', LINESIGHT_S3_SECRET_ACCESS_KEY: 'S3RVER' } },
+  );
+  const app = new App(config, { log: silentLogger });
+  const firstFail = new Promise<Verdict>((resolve) => app.bus.on('verdict', (v) => v.verdict === 'fail' && resolve(v)));
+  await app.start();
+  t.after(() => app.stop());
+  const fail = await firstFail;
+  const key = app.evidence!.ref(fail.id)?.objectKey;
+  assert.equal(key, `ev/hall-9/cam1/${fail.decidedAt.slice(0, 10).replaceAll('-', '/')}/${fail.id}.jpg`);
+  const client = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  t.after(() => client.destroy());
+  const end = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const o = await client.send(new GetObjectCommand({ Bucket: 'plant-7', Key: key! }));
+      const bytes = Buffer.from(await o.Body!.transformToByteArray());
+      assert.deepEqual(bytes, (await app.evidence!.image(fail.id)).data);
+      assert.equal(o.Metadata?.sha256, createHash('sha256').update(bytes).digest('hex'));
+      break;
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'NoSuchKey' || Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  assert.ok(app.evidenceUploader!.health().uploaded >= 1);
 });
