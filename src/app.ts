@@ -38,6 +38,11 @@ import { LiveClients } from './api/live-clients.js';
 import { UploadSlots } from './api/uploads.js';
 import { packageVersion } from './version.js';
 import type { QueueReporter } from './queues.js';
+import { EvidenceStore } from './evidence/store.js';
+import { EvidenceUploader } from './evidence/s3-uploader.js';
+import { evidenceObjectKey } from './evidence/object-key.js';
+import type { Outbox } from './publish/outbox.js';
+import { MemoryOutbox } from './publish/outbox-memory.js';
 
 export interface AppDeps {
   clock?: Clock;
@@ -46,6 +51,8 @@ export interface AppDeps {
   write?: (line: string) => void;
   /** Called as start() enters each stage; lets supervisors and tests observe start-up in order. */
   onStage?: (stage: StartStage) => Promise<void> | void;
+  /** The outbox evidence uploads go through (the cloud outbox); without one, an in-memory outbox. */
+  outbox?: Outbox;
 }
 
 export type StartStage = 'api' | 'broker' | 'models' | 'publishers' | 'stations' | 'running';
@@ -82,6 +89,10 @@ export class App {
   #starting: Promise<void> | undefined;
   #stopRequested = false;
   #cloudFeed: CloudFeed | undefined;
+  /** Evidence images (evidence.enabled), and their S3 uploads (evidence.s3). */
+  #evidence: EvidenceStore | undefined;
+  #uploader: EvidenceUploader | undefined;
+  readonly #outbox: Outbox | undefined;
 
   constructor(config: Config, deps: AppDeps = {}) {
     this.config = config;
@@ -89,6 +100,7 @@ export class App {
     this.log = deps.log ?? createLogger({ level: config.log.level, format: config.log.format });
     this.#write = deps.write;
     this.#onStage = deps.onStage;
+    this.#outbox = deps.outbox;
     this.bus = new EventBus(this.log);
     const inf = config.inference;
     this.pool = new InferencePool({
@@ -118,6 +130,10 @@ export class App {
   get models(): ModelManager {
     if (!this.#models) throw new Error('models are not loaded yet');
     return this.#models;
+  }
+
+  get evidence(): EvidenceStore | undefined {
+    return this.#evidence;
   }
 
   get watcher(): ModelWatcher | undefined {
@@ -186,6 +202,7 @@ export class App {
     this.#stops.push(() => this.pool.close(config.shutdown.drainTimeoutMs));
 
     await this.#enter('models');
+    await this.#startEvidence();
     for (const sc of config.stations) {
       const station = new Station({
         line: config.line,
@@ -197,6 +214,7 @@ export class App {
         clock: this.clock,
         log: log.child({ camera: sc.id }),
         runId: this.clock.wallNow().toString(36),
+        ...(this.#evidence ? { onDecided: (part) => this.#evidence!.offer(part), snapshotEveryPart: sc.evidence?.enabled ?? config.evidence.enabled } : {}),
         onCameraChange: (running, detail) => {
           const m = station.model;
           const serving = m ? `serving ${m.manifest.name}@${m.manifest.version} on ${m.provider}` : 'no model';
@@ -336,6 +354,53 @@ export class App {
     });
   }
 
+  /**
+   * Evidence before the stations (they hand it their decided parts); stopped after them (stops run
+   * in reverse), so the last parts' evidence is still written.
+   */
+  async #startEvidence(): Promise<void> {
+    const { evidence: e, stations } = this.config;
+    if (!e.enabled && !stations.some((s) => s.evidence?.enabled)) return;
+    const overrides = new Map(stations.map((s) => [s.id, s.evidence ?? {}]));
+    let uploader: EvidenceUploader | undefined;
+    const store = new EvidenceStore({
+      directory: e.directory!,
+      quotaBytes: e.quotaMB * 1024 * 1024,
+      maxAgeMs: e.maxAgeDays * 86_400_000,
+      maxFiles: e.maxFiles,
+      maxQueue: e.maxQueue,
+      jpegQuality: e.jpegQuality,
+      policy: (station) => {
+        const o = overrides.get(station) ?? {};
+        return { enabled: o.enabled ?? e.enabled, passSampleRate: o.passSampleRate ?? e.passSampleRate, nearThresholdMargin: o.nearThresholdMargin ?? e.nearThresholdMargin };
+      },
+      objectKey: e.s3 ? (v) => evidenceObjectKey(e.s3!.prefix, v) : undefined,
+      onSaved: (record) => uploader?.enqueue(record),
+      clock: this.clock,
+      log: this.log.child({ component: 'evidence' }),
+    });
+    await store.start();
+    this.#evidence = store;
+    this.reportQueues(store);
+    this.#stops.push(() => store.stop(this.config.shutdown.drainTimeoutMs));
+    if (e.s3) {
+      uploader = new EvidenceUploader({
+        outbox: this.#outbox ?? new MemoryOutbox({ clock: this.clock, log: this.log.child({ component: 'outbox' }) }),
+        s3: e.s3,
+        imagePath: (id) => store.imagePath(id),
+        clock: this.clock,
+        log: this.log.child({ component: 'evidence-s3' }),
+      });
+      uploader.start();
+      this.#uploader = uploader;
+      this.#stops.push(() => uploader!.stop(this.config.shutdown.drainTimeoutMs));
+    }
+  }
+
+  get evidenceUploader(): EvidenceUploader | undefined {
+    return this.#uploader;
+  }
+
   /** A part that owns a bounded queue reports its depth, bound and drops to /metrics through this. */
   reportQueues(reporter: QueueReporter): void {
     this.#queueReporters.push(reporter);
@@ -372,6 +437,12 @@ export class App {
       default:
         return undefined; // free-run, or HTTP (the API calls Station.trigger)
     }
+  }
+
+  /** The API starts before the store: until then (or with evidence off) ids are unknown. */
+  #evidenceStore(): EvidenceStore {
+    if (!this.#evidence) throw new LinesightError('LS_ERR_EVIDENCE_NOT_FOUND', 'evidence is off (evidence.enabled)', { args: [''] });
+    return this.#evidence;
   }
 
   async #startApi(): Promise<void> {
@@ -454,6 +525,12 @@ export class App {
       },
       log: this.log,
       version: packageVersion,
+      evidence: !(this.config.evidence.enabled || this.config.stations.some((s) => s.evidence?.enabled)) ? undefined : {
+        // Until the store has started (the API starts first), the list is empty.
+        list: (q) => this.#evidence?.list(q) ?? { total: 0, items: [] },
+        record: (id) => this.#evidenceStore().record(id),
+        image: (id) => this.#evidenceStore().image(id),
+      },
     });
     const { host, port } = this.config.api;
     try {

@@ -69,6 +69,11 @@ export const errorTable = {
   LS_ERR_CLOUD_CONNECT: { message: 'cloud broker connection failed', status: 502 },
   LS_ERR_CLOUD_REFUSED: { message: 'cloud broker refused message %s', status: 502 },
   LS_ERR_CLOUD_DISABLED: { message: 'cloud publishing is not enabled', status: 404 },
+  // Evidence images (issue 10): the store, its API and the S3 upload.
+  LS_ERR_EVIDENCE_ID: { message: 'invalid evidence id', status: 400 },
+  LS_ERR_EVIDENCE_NOT_FOUND: { message: 'no evidence %s', status: 404 },
+  LS_ERR_EVIDENCE_WRITE: { message: 'cannot write evidence in %s', status: 500 },
+  LS_ERR_EVIDENCE_UPLOAD: { message: 'evidence upload to bucket %s failed', status: 502 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;

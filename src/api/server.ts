@@ -12,6 +12,7 @@ import { modelRoutes, type ModelsView } from './routes/models.js';
 import { liveRoutes, type LiveView } from './routes/live.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { outboxRoutes, type OutboxView } from './routes/outbox.js';
+import { evidenceRoutes, type EvidenceView } from './routes/evidence.js';
 import { accessControl } from './auth.js';
 import type { LiveClients } from './live-clients.js';
 import type { UploadSlots } from './uploads.js';
@@ -31,6 +32,8 @@ export interface ApiDeps {
   outbox?: OutboxView;
   log: Logger;
   version: string;
+  /** Kept evidence (evidence.enabled); absent: GET /evidence answers enabled: false. */
+  evidence?: EvidenceView | undefined;
 }
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
@@ -64,6 +67,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.register(stationRoutes, { stations: deps.stations });
   app.register(modelRoutes, { models: deps.models, uploads: deps.uploads });
   app.register(liveRoutes, { live: deps.live, clients: deps.liveClients });
+  app.register(evidenceRoutes, { evidence: deps.evidence });
   app.register(dashboardRoutes);
   if (deps.outbox) app.register(outboxRoutes, { view: deps.outbox });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

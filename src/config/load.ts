@@ -29,6 +29,9 @@ const envOverrides: Array<[string, (c: Config, v: string) => void]> = [
   ['LINESIGHT_CLOUD_CA', (c, v) => (c.cloud.tls.caPem = v)],
   ['LINESIGHT_CLOUD_CERT', (c, v) => (c.cloud.tls.certPem = v)],
   ['LINESIGHT_CLOUD_KEY', (c, v) => (c.cloud.tls.privateKey = v)],
+  // Credentials of the evidence bucket; only where evidence.s3 is configured.
+  ['LINESIGHT_S3_ACCESS_KEY_ID', (c, v) => c.evidence.s3 && (c.evidence.s3.accessKeyId = v)],
+  ['LINESIGHT_S3_SECRET_ACCESS_KEY', (c, v) => c.evidence.s3 && (c.evidence.s3.secretAccessKey = v)],
 ];
 
 export const DEMO_MODEL = 'label-orientation';
@@ -79,6 +82,7 @@ export function buildConfig(raw: unknown, options: { origin: string; baseDir: st
   config.models.directory = config.models.directory ? resolveFrom(options.baseDir, config.models.directory) : bundledModelsDir;
   config.models.publicKeys = config.models.publicKeys.map((k) => resolveFrom(options.baseDir, k));
   config.state.directory = resolveFrom(options.baseDir, config.state.directory);
+  config.evidence.directory = config.evidence.directory ? resolveFrom(options.baseDir, config.evidence.directory) : resolve(config.state.directory, 'evidence');
   resolveMqttPaths(config.mqtt, (p) => resolveFrom(options.baseDir, p));
   for (const k of ['ca', 'cert', 'key'] as const) {
     const file = config.cloud.tls[k];

@@ -199,6 +199,15 @@ export const CloudSendConfig = Type.Object(
   { additionalProperties: false, default: {}, title: 'Cloud messages', description: 'What each station sends to the cloud (defaults for every station; stations[].cloud overrides per station). Payloads: see "Cloud messages" in the README.' },
 );
 
+const StationEvidenceConfig = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ title: 'Enabled', description: 'Keep evidence for this station; default: evidence.enabled.' })),
+    passSampleRate: Type.Optional(Type.Number({ title: 'Pass sample rate', description: 'Share of passes kept (0 to 1); default: evidence.passSampleRate.', minimum: 0, maximum: 1 })),
+    nearThresholdMargin: Type.Optional(Type.Number({ title: 'Near-threshold margin', description: 'Keep parts within this of a threshold; default: evidence.nearThresholdMargin.', minimum: 0, maximum: 1 })),
+  },
+  { additionalProperties: false, title: 'Evidence', description: 'Overrides the evidence section for this station.' },
+);
+
 export const StationConfig = Type.Object(
   {
     id: Id('Camera id', 'Station (camera) id; used in MQTT topics and metrics labels.'),
@@ -216,6 +225,7 @@ export const StationConfig = Type.Object(
     thresholds: Type.Optional(ThresholdsConfig),
     maxQueue: Type.Integer({ title: 'Max queue', description: 'Free-run only: unstarted frames kept per station; beyond this the oldest is shed and counted.', minimum: 1, maximum: 1000, default: 4 }),
     cloud: Type.Optional(StationCloudConfig),
+    evidence: Type.Optional(StationEvidenceConfig),
   },
   { additionalProperties: false },
 );
@@ -299,6 +309,41 @@ export const MqttConfig = Type.Object(
   { additionalProperties: false, default: {}, title: 'Local MQTT', description: 'Where verdicts go for PLCs, reject gates and SCADA.' },
 );
 
+export const EvidenceConfig = Type.Object(
+  {
+    enabled: Type.Boolean({ title: 'Enabled', description: 'Keep evidence images: every fail, parts near a decision threshold and a sample of passes, each with its verdict JSON and sha256.', default: false }),
+    directory: Type.Optional(Type.String({ title: 'Directory', description: 'Where evidence is kept; default <state.directory>/evidence; relative to the config file. Files in it that are not evidence are left alone.' })),
+    quotaMB: Type.Integer({ title: 'Disk quota', description: 'Most disk space (MiB) evidence may use; past it the oldest is deleted first (counted).', minimum: 1, maximum: 10_000_000, default: 1024 }),
+    maxFiles: Type.Integer({ title: 'Max parts', description: 'Most parts kept, whatever their size; past it the oldest is deleted first (counted).', minimum: 1, maximum: 10_000_000, default: 100_000 }),
+    maxAgeDays: Type.Number({ title: 'Max age', description: 'Evidence older than this (days) is deleted (counted).', exclusiveMinimum: 0, maximum: 3650, default: 30 }),
+    passSampleRate: Type.Number({ title: 'Pass sample rate', description: 'Share of passes kept (0 to 1), chosen at random.', minimum: 0, maximum: 1, default: 0 }),
+    nearThresholdMargin: Type.Number({
+      title: 'Near-threshold margin',
+      description: 'Keep parts whose fail or pass probability is within this of its threshold, and every uncertain part (what retraining needs); 0 turns this off.',
+      minimum: 0, maximum: 1, default: 0.05,
+    }),
+    maxQueue: Type.Integer({ title: 'Max queue', description: 'Parts waiting to be written; when the disk is slow and the queue is full, a part\'s evidence is skipped and counted, never the inspection delayed. Each holds one frame in memory.', minimum: 1, maximum: 1000, default: 16 }),
+    jpegQuality: Type.Integer({ title: 'JPEG quality', description: 'Quality for frames that are not JPEG already (raw pixels, PNG); JPEG frames are kept as the camera sent them.', minimum: 1, maximum: 100, default: 90 }),
+    s3: Type.Optional(
+      Type.Object(
+        {
+          bucket: Type.String({ title: 'Bucket', description: 'Bucket the evidence images go to.', minLength: 3, maxLength: 63 }),
+          region: Type.String({ title: 'Region', description: 'AWS region (any value for most S3-compatible stores).', default: 'us-east-1' }),
+          endpoint: Type.Optional(Type.String({ title: 'Endpoint', description: 'URL of an S3-compatible store (MinIO, Ceph, ...); default: AWS.', pattern: '^https?://' })),
+          forcePathStyle: Type.Boolean({ title: 'Path-style URLs', description: 'Address the bucket in the path (most S3-compatible stores need this).', default: false }),
+          prefix: Type.String({ title: 'Key prefix', description: 'Object keys are <prefix>/<line>/<station>/<yyyy>/<mm>/<dd>/<verdict id>.jpg.', default: 'evidence', pattern: '^[A-Za-z0-9!_.*()/-]*$', maxLength: 256 }),
+          accessKeyId: Type.Optional(Type.String({ title: 'Access key id', description: 'Env: LINESIGHT_S3_ACCESS_KEY_ID. Without it, the AWS default chain (AWS_ACCESS_KEY_ID, ~/.aws/credentials or AWS_SHARED_CREDENTIALS_FILE, instance role).', minLength: 1 })),
+          secretAccessKey: Type.Optional(Type.String({ title: 'Secret access key', description: 'Env: LINESIGHT_S3_SECRET_ACCESS_KEY.', minLength: 1 })),
+          maxAttempts: Type.Integer({ title: 'Max attempts', description: 'Uploads of one image that fail before it is quarantined (listed in the outbox quarantine, where it can be retried).', minimum: 1, maximum: 1000, default: 20 }),
+          timeoutMs: Type.Integer({ title: 'Timeout', description: 'Longest one upload may take before it counts as failed.', minimum: 100, maximum: 600_000, default: 30_000 }),
+        },
+        { additionalProperties: false, title: 'S3 upload', description: 'Upload evidence images to S3-compatible storage, through the durable outbox (an outage buffers the uploads, which retry with backoff). The cloud message of a fail carries the object key.' },
+      ),
+    ),
+  },
+  { additionalProperties: false, default: {}, title: 'Evidence', description: 'Images of failed, borderline and sampled parts, for traceability and retraining; listed at GET /evidence and in the dashboard\'s fail gallery.' },
+);
+
 export const ApiConfig = Type.Object(
   {
     enabled: Type.Boolean({ title: 'Enabled', description: 'Serve the HTTP API.', default: true }),
@@ -307,7 +352,7 @@ export const ApiConfig = Type.Object(
     token: Type.Optional(Type.String({ title: 'Token', description: 'Bearer token for mutating routes (and, with protectReads, for every route but /healthz and /readyz). Env: LINESIGHT_API_TOKEN.', minLength: 16 })),
     protectReads: Type.Boolean({
       title: 'Protect reads',
-      description: 'Require the token on every route except /healthz and /readyz: metrics, stations, models, OpenAPI, the dashboard, its image route and /events (these three also take ?access_token=, since browsers cannot send headers there). Needs api.token.',
+      description: 'Require the token on every route except /healthz and /readyz: metrics, stations, models, evidence, OpenAPI, the dashboard, its image routes, /evidence and /events (these also take ?access_token=, since browsers cannot send headers there). Needs api.token.',
       default: false,
     }),
     events: Type.Object(
@@ -488,6 +533,7 @@ export const ConfigSchema = Type.Object(
       minItems: 1,
     }),
     mqtt: MqttConfig,
+    evidence: EvidenceConfig,
     api: ApiConfig,
     inference: InferenceConfig,
     summary: Type.Object(
@@ -519,5 +565,6 @@ export type ApiConfig = Static<typeof ApiConfig>;
 export type CloudConfig = Static<typeof CloudConfig>;
 export type CloudSendConfig = Static<typeof CloudSendConfig>;
 export type StationCloudConfig = Static<typeof StationCloudConfig>;
+export type EvidenceConfig = Static<typeof EvidenceConfig>;
 
 export type { TSchema };

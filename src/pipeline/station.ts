@@ -10,7 +10,7 @@ import type { Frame, FrameImage } from '../capture/frame.js';
 import type { FrameSource } from '../capture/source.js';
 import { FrameRing } from '../capture/frame-ring.js';
 import type { Trigger, TriggerEvent } from '../capture/trigger.js';
-import { decide, ruleFromManifest } from '../models/decision.js';
+import { decide, ruleFromManifest, type DecisionRule } from '../models/decision.js';
 import type { LoadedModel } from '../models/model-ref.js';
 import type { InferencePool, PoolResult } from '../inference/pool.js';
 import type { Verdict, VerdictKind } from '../verdict.js';
@@ -33,6 +33,20 @@ export interface StationOptions {
   trigger?: Trigger | undefined;
   /** Told when the camera starts, or cannot start (with why): readiness follows it. */
   onCameraChange?: ((running: boolean, detail: string) => void) | undefined;
+  /**
+   * Told of every decided part with its frame, just before the verdict is emitted (evidence).
+   * Must only look and queue: it runs on the verdict path.
+   */
+  onDecided?: ((part: DecidedPart) => void) | undefined;
+  /** Keep a copy of every raw frame for onDecided (encoded frames are always copied; raw ones otherwise at most 4 a second). */
+  snapshotEveryPart?: boolean | undefined;
+}
+
+/** A decided part as evidence sees it: the verdict, the frame (undefined if none was kept) and the thresholds that decided it. */
+export interface DecidedPart {
+  verdict: Verdict;
+  image: FrameImage | undefined;
+  rule: DecisionRule;
 }
 
 /** The frame of a decided part, kept for the dashboard. */
@@ -343,7 +357,7 @@ export class Station implements QueueReporter {
   #accept(frame: Frame, info: { seq: number; partId?: string | undefined; startAt: number; triggeredWall?: number }): void {
     const { clock, config, pool } = this.#o;
     const part = this.#newPart(frame, info);
-    if (frame.image.kind === 'encoded' || clock.now() - this.#lastSnapshotAt >= rawSnapshotIntervalMs) {
+    if (frame.image.kind === 'encoded' || this.#o.snapshotEveryPart || clock.now() - this.#lastSnapshotAt >= rawSnapshotIntervalMs) {
       part.snapshot = { ...frame.image, data: new Uint8Array(frame.image.data) };
       this.#lastSnapshotAt = clock.now();
     }
@@ -422,6 +436,13 @@ export class Station implements QueueReporter {
     part.timer?.cancel();
     this.#inFlight.delete(part);
     this.#counts[verdict.verdict]++;
+    if (this.#o.onDecided && !part.noFrame) {
+      try {
+        this.#o.onDecided({ verdict, image: part.snapshot, rule: part.model.rule });
+      } catch (err) {
+        this.#o.log.error({ err, camera: this.id, part: part.partId }, 'evidence hook failed');
+      }
+    }
     if (part.snapshot) {
       const { seq, partId, label, score, decidedAt, action } = verdict;
       const kept: StationImage = { image: part.snapshot, verdict: { seq, partId, verdict: verdict.verdict, action, label, score, decidedAt } };

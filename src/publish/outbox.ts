@@ -46,6 +46,11 @@ export interface OutboxStats {
   maxBytes: number;
 }
 
+export interface NextOptions {
+  /** Only messages of these classes (each drainer takes its own: the cloud publisher all but `evidence`, the S3 uploader only `evidence`). */
+  classes?: readonly MessageClass[];
+}
+
 export interface Outbox {
   /** Adds a message; never blocks. When full, evicts by policy (see implementations) and counts it. Returns false when the new message itself was the one dropped. Re-adding a known id is a no-op (true). */
   add(message: NewMessage): boolean;
@@ -54,7 +59,7 @@ export interface Outbox {
    * them). A message handed out is not handed out again until it is failed() (or the outbox is
    * reopened), so a drainer can keep several in flight.
    */
-  next(limit: number): OutboxMessage[];
+  next(limit: number, options?: NextOptions): OutboxMessage[];
   /** The broker acknowledged these: gone for good. */
   ack(ids: readonly string[]): void;
   /** A delivery attempt failed transiently; it stays, at its place in the order. Returns the attempts so far. */

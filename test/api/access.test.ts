@@ -26,8 +26,8 @@ function appWith(t: Parameters<typeof tempDir>[0], api: Record<string, unknown>)
   return app;
 }
 
-const reads = ['/metrics', '/openapi.json', '/stations', '/stations/cam1', '/models', '/dashboard', '/events', '/stations/cam1/image'];
-const inQuery = new Set(['/dashboard', '/events', '/stations/cam1/image']);
+const reads = ['/metrics', '/openapi.json', '/stations', '/stations/cam1', '/models', '/dashboard', '/events', '/stations/cam1/image', '/evidence'];
+const inQuery = new Set(['/dashboard', '/events', '/stations/cam1/image', '/evidence']);
 
 async function status(url: string, headers: Record<string, string> = {}): Promise<{ status: number; error?: string }> {
   const ac = new AbortController();

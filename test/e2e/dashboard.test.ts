@@ -55,6 +55,7 @@ test('the dashboard shows live verdicts, counts, latency and the last inspected 
     undefined,
     { timeout: 15_000 },
   );
+  assert.equal(await page.locator('#gallery').isHidden(), true, 'no fail gallery with evidence off');
   const passCount = Number(await card.locator('[data-kind="pass"] b').textContent());
   const failCount = Number(await card.locator('[data-kind="fail"] b').textContent());
   assert.ok(passCount > 0 && failCount > 0, `${passCount} pass, ${failCount} fail`);
@@ -68,7 +69,7 @@ test('the dashboard shows live verdicts, counts, latency and the last inspected 
   if (process.env.LINESIGHT_KEEP_SCREENSHOT) await page.screenshot({ path: process.env.LINESIGHT_KEEP_SCREENSHOT });
 });
 
-test('with api.protectReads the dashboard opened with ?access_token= streams live verdicts and loads its images', async (t) => {
+test('with api.protectReads the dashboard opened with ?access_token= streams live verdicts, loads its images and shows the fail gallery', async (t) => {
   const token = 'dashboard-test-token-0123456789';
   const config = buildConfig(
     {
@@ -76,6 +77,7 @@ test('with api.protectReads the dashboard opened with ?access_token= streams liv
       state: { directory: tempDir(t) },
       mqtt: { embedded: { port: 0 } },
       api: { port: 0, token, protectReads: true },
+      evidence: { enabled: true },
       summary: { intervalMs: 0 },
     },
     { origin: 'test', baseDir: '/' },
@@ -98,5 +100,20 @@ test('with api.protectReads the dashboard opened with ?access_token= streams liv
   await page.locator('#conn', { hasText: 'live' }).waitFor({ timeout: 15_000 });
   await card.locator('tbody tr').first().waitFor({ timeout: 15_000 });
   await page.waitForFunction(`(() => { const i = document.querySelector('[data-station="cam1"] img.last'); return i && i.complete && i.naturalWidth > 0; })()`, undefined, { timeout: 15_000 });
+  // The fail gallery: thumbnails of kept fails (loaded with the token), captions with station,
+  // label, score and time, each linking to its full image.
+  const thumb = page.locator('#gallery figure').first();
+  await thumb.waitFor({ timeout: 15_000 });
+  await page.waitForFunction(`[...document.querySelectorAll('#gallery img')].every((i) => i.complete && i.naturalWidth > 0)`, undefined, { timeout: 15_000 });
+  assert.match((await thumb.locator('figcaption').textContent()) ?? '', /^cam1 · \S+ \d\.\d{3} · \d/);
+  const id = await thumb.getAttribute('data-id');
+  const href = (await thumb.locator('a').getAttribute('href')) ?? '';
+  assert.ok(href.startsWith(`/evidence/${encodeURIComponent(id!)}/image?access_token=`), href);
+  const full = await fetch(`${app.apiUrl}${href}`);
+  assert.equal(full.status, 200);
+  assert.equal(full.headers.get('content-type'), 'image/jpeg');
+  const listed = (await (await fetch(`${app.apiUrl}/evidence?verdict=fail`, { headers: { authorization: `Bearer ${token}` } })).json()) as { items: Array<{ id: string; verdict: string }> };
+  assert.ok(listed.items.some((e) => e.id === id && e.verdict === 'fail'));
+  assert.equal((await fetch(`${app.apiUrl}/evidence`)).status, 401, 'the list needs the token with protectReads');
   assert.deepEqual(refused, []);
 });

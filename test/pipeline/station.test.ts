@@ -8,7 +8,8 @@ import { EventBus } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { InferencePool } from '../../src/inference/pool.js';
 import { ModelRegistry, type ModelVersion } from '../../src/models/registry.js';
-import { Station } from '../../src/pipeline/station.js';
+import { Station, type DecidedPart, type StationOptions } from '../../src/pipeline/station.js';
+import sharp from 'sharp';
 import type { Verdict } from '../../src/verdict.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { modelsDir, samplesDir, truncatedJpeg } from '../helpers/env.js';
@@ -27,14 +28,14 @@ before(async () => {
 });
 after(() => pool.close());
 
-function setup(stationYaml: Record<string, unknown> = {}) {
+function setup(stationYaml: Record<string, unknown> = {}, extra: Partial<StationOptions> = {}) {
   const bus = new EventBus(silentLogger);
   const source = new PushSource();
   const config = buildConfig(
     { line: 'L1', stations: [{ id: 'cam1', source: { type: 'replay', path: '/x' }, model: 'label-orientation', ...stationYaml }] },
     { origin: 'test', baseDir: '/' },
   );
-  const station = new Station({ line: 'L1', config: config.stations[0]!, source, pool, bus, clock, log: silentLogger, runId: 'r1' });
+  const station = new Station({ line: 'L1', config: config.stations[0]!, source, pool, bus, clock, log: silentLogger, runId: 'r1', ...extra });
   station.setModel({ ref: { key: version.key, bytes: version.bytes, manifest: version.manifest }, manifest: version.manifest, provider: 'cpu' });
   const verdicts: Verdict[] = [];
   bus.on('verdict', (v) => verdicts.push(v));
@@ -160,4 +161,27 @@ test('frames older than maxFrameAgeMs when taken are dropped as stale and counte
   await station.stop();
   assert.deepEqual(drops, ['stale']);
   assert.deepEqual(verdicts.map((v) => v.seq), [2]);
+});
+
+test('evidence sees every decided part with its own frame and the rule, before the verdict is emitted; raw frames only with snapshotEveryPart', async () => {
+  const { data, info } = await sharp(join(samplesDir, '002-copy-centre-rot180.jpg')).raw().toBuffer({ resolveWithObject: true });
+  const raw = (seq: number) => ({
+    camera: 'cam1', seq, partId: `R-${seq}`, capturedAt: clock.now(), capturedWall: clock.wallNow(),
+    image: { kind: 'raw' as const, data: new Uint8Array(data), width: info.width, height: info.height, format: 'rgb' as const },
+  });
+  for (const everyPart of [true, false]) {
+    const order: string[] = [];
+    const decided: DecidedPart[] = [];
+    const { bus, station } = setup({}, { snapshotEveryPart: everyPart, onDecided: (p) => (decided.push(p), order.push(`evidence ${p.verdict.partId}`)) });
+    bus.on('verdict', (v) => order.push(`verdict ${v.partId}`));
+    const three = new Promise<void>((resolve) => bus.on('verdict', () => decided.length === 3 && resolve()));
+    // Three raw frames at the same instant: the dashboard alone would copy only the first.
+    for (const seq of [1, 2, 3]) station.inspect(raw(seq));
+    await three;
+    assert.deepEqual(order.filter((o) => o.endsWith('R-1')), ['evidence R-1', 'verdict R-1']);
+    assert.deepEqual(decided.map((p) => p.verdict.verdict), ['fail', 'fail', 'fail']);
+    assert.deepEqual(decided[0]!.rule.failLabels, version.manifest.failLabels);
+    const withImage = decided.filter((p) => p.image && p.image.kind === 'raw' && Buffer.from(p.image.data).equals(data));
+    assert.equal(withImage.length, everyPart ? 3 : 1, `snapshotEveryPart ${everyPart}`);
+  }
 });

@@ -1,6 +1,7 @@
 // The operator's dashboard: one page, no build step, fed by /events (Server-Sent Events) and
 // /stations/:id/image. Per station: model version, camera health, counts by verdict, latency,
-// the last inspected and last rejected frame, the latest verdicts.
+// the last inspected and last rejected frame, the latest verdicts. Below, with evidence on, the
+// fail gallery: the newest kept fails (GET /evidence), each linking to its full image.
 import type { FastifyPluginAsync } from 'fastify';
 import { errorBody } from '../schemas.js';
 
@@ -33,11 +34,17 @@ const page = /* html */ `<!doctype html>
   table { width: 100%; border-collapse: collapse; font-size: 12px; margin-top: 8px; }
   td, th { padding: 2px 4px; text-align: left; border-bottom: 1px solid #eee; }
   td.v { color: #fff; border-radius: 3px; text-align: center; }
+  #gallery { margin: 0 16px 16px; background: #fff; border-radius: 8px; box-shadow: 0 1px 3px #0002; padding: 12px; }
+  #gallery h2 { margin: 0 0 8px; font-size: 16px; }
+  #gallery .thumbs { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 8px; }
+  #gallery figure img { height: 110px; }
+  #gallery a { color: inherit; text-decoration: none; }
 </style>
 </head>
 <body>
 <header><h1>Linesight</h1><span id="line"></span><span id="conn">connecting…</span></header>
 <main id="stations"></main>
+<section id="gallery" hidden><h2>Recent fails</h2><div class="thumbs"></div></section>
 <script>
 const kinds = ['pass', 'fail', 'uncertain', 'timeout', 'error'];
 // With api.protectReads the page is opened as /dashboard?access_token=…; EventSource and <img>
@@ -116,7 +123,35 @@ function renderVerdict(v) {
     refreshImage(c, v.camera, 'last', 'last part: ' + v.verdict + ' ' + v.partId);
   }
   if (v.action === 'reject') refreshImage(c, v.camera, 'reject', 'last reject: ' + v.verdict + ' ' + v.partId);
+  if (v.verdict === 'fail') scheduleGallery();
 }
+
+// The fail gallery: the newest kept fails, re-read at most every 2 s while fails come in (the
+// evidence is written off the verdict path, so it shows a moment after the verdict).
+let galleryTimer = null;
+function scheduleGallery() {
+  if (galleryTimer === null) galleryTimer = setTimeout(() => { galleryTimer = null; loadGallery(); }, 2000);
+}
+async function loadGallery() {
+  let body;
+  try {
+    const res = await fetch(withToken('/evidence?verdict=fail&limit=12'));
+    if (!res.ok) return;
+    body = await res.json();
+  } catch { return; }
+  const g = document.getElementById('gallery');
+  g.hidden = !body.enabled;
+  const thumbs = g.querySelector('.thumbs');
+  const shown = [...thumbs.children].map((f) => f.dataset.id).join(' ');
+  if (shown === body.items.map((e) => e.id).join(' ')) return;
+  thumbs.replaceChildren(...body.items.map((e) => {
+    const src = withToken('/evidence/' + encodeURIComponent(e.id) + '/image');
+    const img = el('img', { src, alt: 'fail ' + e.id, loading: 'lazy' });
+    const cap = el('figcaption', {}, e.station + ' · ' + (e.label ?? '') + ' ' + (e.score == null ? '' : e.score.toFixed(3)) + ' · ' + new Date(e.decidedAt).toLocaleTimeString());
+    return el('figure', { 'data-id': e.id }, el('a', { href: src, target: '_blank', rel: 'noopener' }, img), cap);
+  }));
+}
+loadGallery();
 
 // EventSource reconnects by itself after a dropped stream, but gives up on an error answer (401,
 // or 503 when the server has api.events.maxClients viewers): then try again in a while.
