@@ -92,7 +92,8 @@ export class App {
   /** Evidence images (evidence.enabled), and their S3 uploads (evidence.s3). */
   #evidence: EvidenceStore | undefined;
   #uploader: EvidenceUploader | undefined;
-  readonly #outbox: Outbox | undefined;
+  /** The durable outbox (cloud.enabled): the cloud publisher and the evidence uploader drain it. */
+  #outbox: Outbox | undefined;
 
   constructor(config: Config, deps: AppDeps = {}) {
     this.config = config;
@@ -202,6 +203,7 @@ export class App {
     this.#stops.push(() => this.pool.close(config.shutdown.drainTimeoutMs));
 
     await this.#enter('models');
+    if (!this.#outbox && config.cloud.enabled) this.#outbox = this.#openOutbox();
     await this.#startEvidence();
     for (const sc of config.stations) {
       const station = new Station({
@@ -265,7 +267,7 @@ export class App {
     this.publishers.push(local);
     this.reportQueues(local);
     if (config.cloud.enabled) {
-      const cloud = this.#createCloud();
+      const cloud = this.#createCloud(this.#outbox!);
       this.cloud = cloud;
       this.publishers.push(cloud);
       this.reportQueues(cloud);
@@ -282,6 +284,11 @@ export class App {
         clock: this.clock,
         log: log.child({ component: 'cloud-feed' }),
         thing: config.cloud.thingName,
+        // A fail's message names its evidence (and the S3 key it will have) when the store keeps it.
+        evidenceFor: (v) => {
+          const ref = this.#evidence?.ref(v.id);
+          return ref ? { id: ref.id, ...(ref.objectKey ? { key: ref.objectKey } : {}) } : null;
+        },
       });
       this.#cloudFeed = feed;
     }
@@ -327,17 +334,24 @@ export class App {
    * An outbox that cannot be opened stops start-up (LS_ERR_OUTBOX_OPEN): running on without it
    * would lose every cloud message silently. A cloud that cannot be reached never does.
    */
-  #createCloud(): CloudMqttPublisher {
+  #openOutbox(): Outbox {
     const { cloud } = this.config;
-    const log = this.log.child({ component: 'cloud' });
     const classes = Object.fromEntries(Object.entries(cloud.outbox.classes).map(([c, p]) => [c, { priority: p.priority, ttlMs: p.ttlSeconds * 1000 }]));
     const outbox = new SqliteOutbox({
       path: cloud.outbox.path!,
       synchronous: cloud.outbox.synchronous,
       limits: { maxMessages: cloud.outbox.maxMessages, maxBytes: cloud.outbox.maxBytes, maxQuarantined: cloud.outbox.maxQuarantined, classes: classes as never },
       clock: this.clock,
-      log,
+      log: this.log.child({ component: 'outbox' }),
     });
+    // Registered before its drainers, so it closes after them.
+    this.#stops.push(() => outbox.close());
+    return outbox;
+  }
+
+  #createCloud(outbox: Outbox): CloudMqttPublisher {
+    const { cloud } = this.config;
+    const log = this.log.child({ component: 'cloud' });
     return new CloudMqttPublisher({
       url: cloud.url,
       thingName: cloud.thingName,

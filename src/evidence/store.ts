@@ -171,7 +171,9 @@ export class EvidenceStore implements QueueReporter {
       const entry = await this.#readEntry(name);
       if (entry) found.push(entry);
     }
-    found.sort((a, b) => a.savedAtWall - b.savedAtWall);
+    // Saved in the same millisecond: the order they were decided in (ids end in the part's sequence).
+    const seqOf = (id: string) => Number(id.slice(id.lastIndexOf('.') + 1)) || 0;
+    found.sort((a, b) => a.savedAtWall - b.savedAtWall || a.decidedAt.localeCompare(b.decidedAt) || seqOf(a.id) - seqOf(b.id));
     for (const e of found) {
       this.#index.set(e.id, e);
       this.#bytes += e.bytes;

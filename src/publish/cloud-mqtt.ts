@@ -19,7 +19,7 @@ import { RateLimitedLog } from '../rate-limited-log.js';
 import { redactText } from '../redact.js';
 import type { Verdict } from '../verdict.js';
 import { certificateDateProblem, describeConnectError, type CloudTls } from './cloud-tls.js';
-import type { NewMessage, Outbox, OutboxMessage } from './outbox.js';
+import type { MessageClass, NewMessage, Outbox, OutboxMessage } from './outbox.js';
 import type { Publisher, PublisherHealth } from './publisher.js';
 
 export interface CloudMqttOptions {
@@ -65,6 +65,9 @@ const REFUSED: Record<number, string> = {
   0x97: 'quota exceeded',
   0x99: 'payload format invalid',
 };
+
+// Evidence jobs are the S3 uploader's (src/evidence/s3-uploader.ts); everything else goes over MQTT.
+const MQTT_CLASSES: readonly MessageClass[] = ['fail', 'summary', 'event', 'pass'];
 
 export class CloudMqttPublisher implements Publisher, QueueReporter {
   readonly name = 'cloud-mqtt';
@@ -256,7 +259,7 @@ export class CloudMqttPublisher implements Publisher, QueueReporter {
       if (this.#tokens < 1 && this.#inflight.size < window) this.#waitForTokens();
       return;
     }
-    const batch = this.outbox.next(room);
+    const batch = this.outbox.next(room, { classes: MQTT_CLASSES });
     let sent = 0;
     for (const m of batch) {
       const problem = this.#precheck(m);
@@ -348,7 +351,7 @@ export class CloudMqttPublisher implements Publisher, QueueReporter {
     this.#connected = false;
     if (client) await new Promise<void>((r) => client.end(true, {}, () => r()));
     this.#problems.close();
-    this.outbox.close();
+    // The outbox is the App's: the evidence uploader drains it too, and it closes it last.
   }
 
   health(): CloudHealth {

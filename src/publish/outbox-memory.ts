@@ -1,7 +1,7 @@
 // The outbox in memory: for tests and for boxes that may lose the backlog on a restart. Same
 // policy as the SQLite one (outbox-policy.ts) and the same test suite.
 import { systemClock, type Clock } from '../clock.js';
-import type { MessageClass, NewMessage, Outbox, OutboxMessage, OutboxStats, QuarantinedMessage } from './outbox.js';
+import type { MessageClass, NewMessage, NextOptions, Outbox, OutboxMessage, OutboxStats, QuarantinedMessage } from './outbox.js';
 import { DropCounter, messageBytes, messageClasses, resolveLimits, type OutboxLimits, type OutboxOptions } from './outbox-policy.js';
 
 interface Entry extends OutboxMessage {
@@ -98,12 +98,13 @@ export class MemoryOutbox implements Outbox {
     this.#quarantineBytes -= entry.bytes;
   }
 
-  next(limit: number): OutboxMessage[] {
+  next(limit: number, options: NextOptions = {}): OutboxMessage[] {
     const out: OutboxMessage[] = [];
     const now = this.#clock.wallNow();
+    const classes = options.classes;
     for (const entry of this.#waiting.values()) {
       if (out.length >= limit) break;
-      if (entry.leased) continue;
+      if (entry.leased || (classes && !classes.includes(entry.class))) continue;
       if (entry.expiresAt !== null && now >= entry.expiresAt) {
         this.#remove(entry);
         this.#drops.drop(`expired:${entry.class}`, entry);

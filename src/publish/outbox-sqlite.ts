@@ -10,7 +10,7 @@ import Database, { type Database as SqliteDb } from 'better-sqlite3';
 import { systemClock, type Clock } from '../clock.js';
 import { LinesightError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { MessageClass, NewMessage, Outbox, OutboxMessage, OutboxStats, QuarantinedMessage } from './outbox.js';
+import type { MessageClass, NewMessage, NextOptions, Outbox, OutboxMessage, OutboxStats, QuarantinedMessage } from './outbox.js';
 import { DropCounter, messageBytes, messageClasses, resolveLimits, type OutboxLimits, type OutboxOptions } from './outbox-policy.js';
 
 export interface SqliteOutboxOptions extends OutboxOptions {
@@ -227,15 +227,17 @@ export class SqliteOutbox implements Outbox {
     this.#log?.error({ err: new LinesightError('LS_ERR_OUTBOX_WRITE', describeError(err).message, { cause: err }), path: this.path }, 'cloud outbox write failed');
   }
 
-  next(limit: number): OutboxMessage[] {
+  next(limit: number, options: NextOptions = {}): OutboxMessage[] {
     if (this.#closed || limit <= 0) return [];
     const out: OutboxMessage[] = [];
     const now = this.#clock.wallNow();
     const expired: Row[] = [];
-    // Leased messages are at or near the head; ask for enough rows to get past them.
-    for (const r of this.#sql.head.iterate(limit + this.#leased.size) as IterableIterator<Row>) {
+    const classes = options.classes;
+    // Leased messages are at or near the head; ask for enough rows to get past them. With a class
+    // filter the rows of other classes are skipped too: scan lazily (LIMIT -1) until the page is full.
+    for (const r of this.#sql.head.iterate(classes ? -1 : limit + this.#leased.size) as IterableIterator<Row>) {
       if (out.length >= limit) break;
-      if (this.#leased.has(r.id)) continue;
+      if (this.#leased.has(r.id) || (classes && !classes.includes(r.class as MessageClass))) continue;
       if (r.expires_at !== null && now >= r.expires_at) {
         expired.push(r);
         continue;
@@ -251,7 +253,7 @@ export class SqliteOutbox implements Outbox {
         }
       })();
       // The expired rows took places in this page; fill them.
-      if (out.length < limit) out.push(...this.next(limit - out.length));
+      if (out.length < limit) out.push(...this.next(limit - out.length, options));
     }
     return out;
   }

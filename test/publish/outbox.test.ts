@@ -49,6 +49,18 @@ for (const [name, make] of implementations) {
       assert.equal(o.stats().bytes, 0);
     });
 
+    test('a drainer asks for its classes only: evidence jobs and MQTT messages are handed out apart, each in order', (t) => {
+      const o = make(t, new FakeClock());
+      for (let i = 0; i < 12; i++) o.add(msg(`m${i}`, i % 3 === 0 ? 'evidence' : 'fail'));
+      const evidence = o.next(10, { classes: ['evidence'] }).map((m) => m.id);
+      assert.deepEqual(evidence, ['m0', 'm3', 'm6', 'm9']);
+      const mqtt = o.next(3, { classes: ['fail', 'summary', 'event', 'pass'] }).map((m) => m.id);
+      assert.deepEqual(mqtt, ['m1', 'm2', 'm4'], 'the page is filled past the other class');
+      // Each drainer's messages stay leased to it; the rest is untouched.
+      assert.deepEqual(o.next(10, { classes: ['evidence'] }), []);
+      assert.equal(o.stats().depth, 12);
+    });
+
     test('re-adding an id is a no-op; payload and fields come back as added', (t) => {
       const o = make(t, new FakeClock());
       const m = msg('x', 'event', 'cam7', 5);
