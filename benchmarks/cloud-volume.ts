@@ -24,21 +24,14 @@ import { topics } from '../src/publish/topics.js';
 import type { Verdict } from '../src/verdict.js';
 import { FakeClock } from '../test/helpers/fake-clock.js';
 import { makeVerdict } from '../test/helpers/verdict-factory.js';
+import { seededRandom } from '../test/helpers/seeded-random.js';
 
 const { values: args } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, rate: { type: 'string', default: '600' }, fails: { type: 'string', default: '0.02' } } });
 const minutes = Number(args.minutes);
 const perMinute = Number(args.rate);
 const failShare = Number(args.fails);
 
-/** Deterministic: the same run every time (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 function run(selection: Partial<CloudSendConfig>, verdicts: (emit: (v: Verdict) => void, clock: FakeClock, bus: EventBus) => void) {
   const clock = new FakeClock(1_000, Date.UTC(2026, 0, 1, 6, 0, 0));

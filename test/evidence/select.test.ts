@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { chooseEvidence } from '../../src/evidence/select.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const rule = { failLabels: ['rot180'], thresholds: { pass: 0.7, fail: 0.6 } };
 const part = (verdict: 'pass' | 'fail' | 'uncertain' | 'timeout' | 'error', rot: number) => ({ verdict, scores: { upright: 1 - rot, rot180: rot } });
@@ -25,14 +26,9 @@ test('parts within the margin of a threshold are kept as near-threshold, others 
 });
 
 test('passes are sampled at the configured rate', () => {
-  let seed = 42;
-  // A small deterministic generator (mulberry32), so the count is exact and the test repeatable.
-  const random = () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const seed = 42;
+  // Deterministic, so the count is exact and the test repeatable.
+  const random = seededRandom(seed);
   for (const rate of [0, 0.1, 0.5, 1]) {
     let kept = 0;
     for (let i = 0; i < 10_000; i++) {

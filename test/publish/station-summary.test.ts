@@ -14,16 +14,9 @@ import type { Verdict, VerdictKind } from '../../src/verdict.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { makeVerdict } from '../helpers/verdict-factory.js';
 import { Value } from '@sinclair/typebox/value';
+import { seededRandom } from '../helpers/seeded-random.js';
 
-/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 /** The exact nearest-rank percentile of the values: the brute force the histogram is held to. */
 function exactPercentile(values: readonly number[], p: number): number {
