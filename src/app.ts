@@ -480,6 +480,8 @@ export class App {
         triggers: () =>
           [...this.#triggers].map(([camera, t]) => ({ camera, kind: t.kind, up: t.health?.().ok ?? true, ...(t.stats?.() ?? { fired: 0, repeats: 0, restarts: 0 }) })),
         publishers: () => this.publishers.map((p) => ({ name: p.name, ...p.health() })),
+        cloudFeed: () => this.#cloudFeed?.stats(),
+        evidenceUpload: () => this.#uploader?.health(),
         cameras: () => this.stations.map((s) => ({ camera: s.id, ...s.status().source })),
         models: () =>
           this.stations.flatMap((s) => {

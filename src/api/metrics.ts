@@ -1,6 +1,8 @@
 // Prometheus metrics, fed from the event bus so no pipeline code knows about prom-client.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventBus } from '../events.js';
+import type { EvidenceUploaderHealth } from '../evidence/s3-uploader.js';
+import type { CloudFeedStats } from '../publish/cloud-feed.js';
 import type { QueueReport } from '../queues.js';
 import type { Verdict } from '../verdict.js';
 
@@ -18,6 +20,10 @@ export interface MetricsSources {
   queues?: () => QueueReport[];
   /** The cloud publisher and its outbox, when cloud.enabled. */
   cloud?: () => CloudMetrics | undefined;
+  /** What the cloud feed added to the outbox, when cloud.enabled. */
+  cloudFeed?: () => CloudFeedStats | undefined;
+  /** The S3 uploader of evidence images, when evidence.s3 is set. */
+  evidenceUpload?: () => EvidenceUploaderHealth | undefined;
 }
 
 export interface CloudMetrics {
@@ -127,6 +133,21 @@ export function createMetrics(bus: EventBus, sources: MetricsSources): Registry 
   sampled('linesight_outbox_bytes', 'Bytes held by the cloud outbox (waiting and quarantined).', [], cloud((c) => c.bytes));
   sampled('linesight_outbox_oldest_age_seconds', 'Age of the oldest waiting message in the cloud outbox.', [], cloud((c) => c.oldestAgeMs / 1000));
   sampled('linesight_outbox_quarantined', 'Messages in the cloud outbox quarantine.', [], cloud((c) => c.quarantined));
+  sampled('linesight_cloud_feed_messages', 'Messages the cloud feed added to the outbox since start, by class (fail, pass, summary, event).', ['class'], () =>
+    Object.entries(sources.cloudFeed?.()?.added ?? {}).map(([cls, n]): [Record<string, string>, number] => [{ class: cls }, n]),
+  );
+  sampled('linesight_cloud_feed_problems', 'Cloud feed messages not added since start, by reason: refused (outbox full of higher priority), suppressed (event rate limit), error (the outbox failed).', ['reason'], () => {
+    const f = sources.cloudFeed?.();
+    return f ? [[{ reason: 'refused' }, f.refused], [{ reason: 'suppressed' }, f.eventsSuppressed], [{ reason: 'error' }, f.errors]] : [];
+  });
+  sampled('linesight_evidence_uploads', 'Evidence image uploads to S3 since start, by result (uploaded, failed attempts, quarantined, gone: deleted by the quota first).', ['result'], () => {
+    const u = sources.evidenceUpload?.();
+    return u ? [[{ result: 'uploaded' }, u.uploaded], [{ result: 'failed' }, u.failed], [{ result: 'quarantined' }, u.quarantined], [{ result: 'gone' }, u.gone]] : [];
+  });
+  sampled('linesight_evidence_upload_up', '1 while the last S3 request of the evidence uploader succeeded.', [], () => {
+    const u = sources.evidenceUpload?.();
+    return u ? [[{}, u.connected ? 1 : 0]] : [];
+  });
   sampled('linesight_outbox_dropped', 'Messages the cloud outbox dropped since start, by reason (full:<class>, expired:<class>, oversize:<class>, quarantine-full:<class>, store-error:<class>).', ['reason'], () =>
     Object.entries(sources.cloud?.()?.dropped ?? {}).map(([reason, n]) => [{ reason }, n]),
   );

@@ -81,6 +81,8 @@ test('the outbox over HTTP: state, a poison message quarantined with its reason,
   assert.ok(Number(/^linesight_cloud_published (\d+)$/m.exec(metrics)?.[1]) > 0);
   assert.ok(Number(/^linesight_cloud_refused (\d+)$/m.exec(metrics)?.[1]) >= 2, 'refused twice (first try and retry)');
   assert.match(metrics, /linesight_queue_capacity\{queue="cloud-outbox"\} \d+/);
+  assert.ok(Number(/^linesight_cloud_feed_messages\{class="fail"\} (\d+)$/m.exec(metrics)?.[1]) > 0, 'fails added by the feed');
+  assert.match(metrics, /^linesight_cloud_feed_problems\{reason="error"\} 0$/m);
 });
 
 test('with cloud publishing off the outbox routes answer 404 LS_ERR_CLOUD_DISABLED', async (t) => {

@@ -143,4 +143,7 @@ test('the running service uploads fail evidence to S3-compatible storage under t
     }
   }
   assert.ok(app.evidenceUploader!.health().uploaded >= 1);
+  const metrics = await (await fetch(`${app.apiUrl}/metrics`)).text();
+  assert.ok(Number(/^linesight_evidence_uploads\{result="uploaded"\} (\d+)$/m.exec(metrics)?.[1]) >= 1, 'uploads in /metrics');
+  assert.match(metrics, /^linesight_evidence_upload_up 1$/m);
 });
