@@ -21,6 +21,7 @@ import type { Verdict } from '../verdict.js';
 import { certificateDateProblem, describeConnectError, type CloudTls } from './cloud-tls.js';
 import type { MessageClass, NewMessage, Outbox, OutboxMessage } from './outbox.js';
 import type { Publisher, PublisherHealth } from './publisher.js';
+import { TokenBucket } from './token-bucket.js';
 
 export interface CloudMqttOptions {
   url: string;
@@ -76,7 +77,6 @@ export class CloudMqttPublisher implements Publisher, QueueReporter {
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #problems: RateLimitedLog;
-  readonly #rate: number;
   readonly #maxInflight: number;
   readonly #maxPayload: number;
   readonly #maxSlashes: number;
@@ -93,8 +93,7 @@ export class CloudMqttPublisher implements Publisher, QueueReporter {
   #inflight = new Map<string, OutboxMessage>();
   #acked: string[] = [];
   #probing = false;
-  #tokens: number;
-  #tokensAt: number;
+  readonly #bucket: TokenBucket;
   #brokerMaxPacket = Infinity;
   #published = 0;
   #refused = 0;
@@ -109,14 +108,12 @@ export class CloudMqttPublisher implements Publisher, QueueReporter {
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#problems = new RateLimitedLog({ clock: this.#clock });
-    this.#rate = options.publishesPerSecond ?? 100;
     this.#maxInflight = options.maxInflight ?? 20;
     this.#maxPayload = options.maxPayloadBytes ?? 128 * 1024;
     this.#maxSlashes = options.maxTopicSlashes ?? 7;
     this.#maxAttempts = options.maxAttempts ?? 5;
     this.#batch = options.batch ?? 10;
-    this.#tokens = this.#rate;
-    this.#tokensAt = this.#clock.now();
+    this.#bucket = new TokenBucket(options.publishesPerSecond ?? 100, this.#clock);
   }
 
   async start(): Promise<void> {
@@ -242,21 +239,15 @@ export class CloudMqttPublisher implements Publisher, QueueReporter {
     });
   }
 
-  #refill(): void {
-    const now = this.#clock.now();
-    this.#tokens = Math.min(this.#rate, this.#tokens + ((now - this.#tokensAt) * this.#rate) / 1000);
-    this.#tokensAt = now;
-  }
-
   #pump(): void {
     this.#flushAcks();
     const client = this.#client;
     if (!client || !this.#connected || this.#stopped) return;
-    this.#refill();
+    const tokens = this.#bucket.available();
     const window = this.#probing ? 1 : this.#maxInflight;
-    const room = Math.min(window - this.#inflight.size, Math.floor(this.#tokens), this.#batch);
+    const room = Math.min(window - this.#inflight.size, tokens, this.#batch);
     if (room <= 0) {
-      if (this.#tokens < 1 && this.#inflight.size < window) this.#waitForTokens();
+      if (tokens < 1 && this.#inflight.size < window) this.#waitForTokens();
       return;
     }
     const batch = this.outbox.next(room, { classes: MQTT_CLASSES });
@@ -267,7 +258,7 @@ export class CloudMqttPublisher implements Publisher, QueueReporter {
         this.#quarantine(m, problem);
         continue;
       }
-      this.#tokens--;
+      this.#bucket.take();
       sent++;
       this.#inflight.set(m.id, m);
       const opts: IClientPublishOptions = { qos: 1 };
@@ -279,7 +270,7 @@ export class CloudMqttPublisher implements Publisher, QueueReporter {
 
   #waitForTokens(): void {
     if (this.#pumpTimer) return;
-    const ms = Math.ceil(((1 - this.#tokens) * 1000) / this.#rate);
+    const ms = this.#bucket.msUntilNext();
     this.#pumpTimer = this.#clock.setTimer(ms, () => {
       this.#pumpTimer = undefined;
       this.#schedulePump();
