@@ -22,6 +22,7 @@ import { ModelRegistry } from './models/registry.js';
 import { loadPublicKey } from './models/signature.js';
 import type { KeyObject } from 'node:crypto';
 import { Station } from './pipeline/station.js';
+import { CameraWatch } from './pipeline/camera-watch.js';
 import { brokerAccessFromConfig } from './publish/broker-access.js';
 import { EmbeddedBroker } from './publish/embedded-broker.js';
 import { clientTlsOptions, type ClientTlsOptions } from './publish/mqtt-tls.js';
@@ -306,6 +307,9 @@ export class App {
     await this.#enter('stations');
     // Stations are stopped by stop() itself, before everything else (see there).
     for (const station of this.stations) await station.start();
+    const cameras = new CameraWatch({ cameras: this.stations.map((s) => ({ id: s.id, source: () => s.status().source })), bus: this.bus, clock: this.clock });
+    cameras.start();
+    this.#stops.push(() => cameras.stop());
 
     const summary = new ConsoleSummary({ bus: this.bus, clock: this.clock, intervalMs: config.summary.intervalMs, ...(this.#write ? { write: this.#write } : {}) });
     summary.start();
