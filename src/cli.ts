@@ -55,11 +55,16 @@ async function run(file: string | undefined): Promise<number> {
   }
   const app = new App(cfg);
   let stopping: Promise<void> | undefined;
+  let firstSignalAt = 0;
   const shutdown = (signal: string) => {
     if (stopping) {
+      // Ctrl-C under `npm start` arrives twice at once (from the terminal to the process group,
+      // and relayed by npm): only a second signal a moment later means "stop now".
+      if (performance.now() - firstSignalAt < 1000) return;
       app.log.warn({ signal }, 'second signal: exiting without draining');
       process.exit(130);
     }
+    firstSignalAt = performance.now();
     app.log.info({ signal }, 'stopping: draining in-flight parts');
     stopping = app.stop();
   };
