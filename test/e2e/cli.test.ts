@@ -42,6 +42,7 @@ test('SIGINT drains: every accepted part is published, exit code 0', async (t) =
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   // Ctrl-C under `npm start` delivers SIGINT twice at once (terminal and npm): still one drain.
   proc.kill('SIGINT');
+  await new Promise((r) => setTimeout(r, 50));
   proc.kill('SIGINT');
   assert.equal(await exited, 0, stderr);
   // The summary flushed at stop counts every part the station accepted.
