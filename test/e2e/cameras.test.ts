@@ -9,7 +9,7 @@ import { App } from '../../src/app.js';
 import { buildConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import type { Verdict } from '../../src/verdict.js';
-import { freePort, samplesDir, tempDir } from '../helpers/env.js';
+import { freePort, samplesDir, tempDir, until } from '../helpers/env.js';
 import { startRtspCamera } from '../helpers/rtsp-camera.js';
 
 function appFor(t: Parameters<typeof tempDir>[0], stations: unknown[]) {
@@ -34,14 +34,6 @@ function appFor(t: Parameters<typeof tempDir>[0], stations: unknown[]) {
   return { app, verdicts, more };
 }
 
-/** Health has no event to await: poll it, bounded. */
-async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('an RTSP camera is inspected, goes down, comes back; health shows the outage; the process carries on', async (t) => {
   const camera = await startRtspCamera(t, { width: 640, height: 480, fps: 10 });

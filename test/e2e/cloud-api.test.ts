@@ -7,17 +7,10 @@ import { App } from '../../src/app.js';
 import { buildConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import { makeCerts, startMosquitto } from '../helpers/brokers.js';
-import { samplesDir, tempDir } from '../helpers/env.js';
+import { samplesDir, tempDir, until } from '../helpers/env.js';
 
 const token = 'cloud-api-token-0123456789';
 
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function appWith(t: Parameters<typeof tempDir>[0], cloud: Record<string, unknown>) {
   const config = buildConfig(

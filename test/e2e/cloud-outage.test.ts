@@ -10,15 +10,8 @@ import { test } from 'node:test';
 import mqtt from 'mqtt';
 import type { Verdict } from '../../src/verdict.js';
 import { makeCerts, startMosquitto } from '../helpers/brokers.js';
-import { cli, freePort, samplesDir, tempDir } from '../helpers/env.js';
+import { cli, freePort, samplesDir, tempDir, until } from '../helpers/env.js';
 
-async function until(what: string, cond: () => boolean, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('cloud broker down, SIGKILL mid-stream, restart, broker back: every fail arrives once, in order per station', { timeout: 180_000 }, async (t) => {
   const certs = makeCerts(t);
@@ -77,7 +70,7 @@ test('cloud broker down, SIGKILL mid-stream, restart, broker back: every fail ar
   // Run 1: fails go into the outbox while the cloud is down; killed without warning.
   const first = run();
   const local1 = await watchLocal();
-  await until('fails in run 1', () => localFails.length >= 8);
+  await until('fails in run 1', () => localFails.length >= 8, 60_000);
   first.kill('SIGKILL');
   await exited(first);
   await local1.endAsync(true);
@@ -86,7 +79,7 @@ test('cloud broker down, SIGKILL mid-stream, restart, broker back: every fail ar
   // Run 2: same state directory, the cloud still down for a while.
   const second = run();
   const local2 = await watchLocal();
-  await until('fails in run 2', () => localFails.length >= inRun1 + 8);
+  await until('fails in run 2', () => localFails.length >= inRun1 + 8, 60_000);
 
   // The cloud comes back; a subscriber there (with its own client certificate) collects.
   await cloud.restart();
@@ -100,7 +93,7 @@ test('cloud broker down, SIGKILL mid-stream, restart, broker back: every fail ar
   await sub.subscribeAsync('linesight/#', { qos: 1 });
   const seen = () => new Set(received.map((m) => m.id));
   const expected = [...localFails];
-  await until(`${expected.length} fails in the cloud`, () => expected.every((v) => seen().has(v.id)));
+  await until(`${expected.length} fails in the cloud`, () => expected.every((v) => seen().has(v.id)), 60_000);
   second.kill('SIGTERM');
   await exited(second);
   await local2.endAsync(true);

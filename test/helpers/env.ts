@@ -48,3 +48,15 @@ export interface ExpectedParts {
   thresholds: { pass: number; fail: number };
   parts: Record<string, { verdict: 'pass' | 'fail' | 'uncertain'; label: string; scores: [number, number] }>;
 }
+
+/**
+ * Polls `cond` until it holds, or fails after `ms` naming `what` (and `state()`, when given, to
+ * show how far it got). For state with no event to await: health, metrics, a subscriber's list.
+ */
+export async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 20_000, state?: () => unknown): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${state ? `: ${JSON.stringify(state())}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

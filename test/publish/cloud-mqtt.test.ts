@@ -12,7 +12,7 @@ import { MemoryOutbox } from '../../src/publish/outbox-memory.js';
 import { SqliteOutbox } from '../../src/publish/outbox-sqlite.js';
 import type { Verdict } from '../../src/verdict.js';
 import { makeBadClientCerts, makeCerts, startMosquitto, subscribe } from '../helpers/brokers.js';
-import { tempDir } from '../helpers/env.js';
+import { tempDir, until } from '../helpers/env.js';
 
 type Ctx = { after: (fn: () => void | Promise<void>) => void };
 /** Fails only, payload the verdict JSON: enough to exercise the connection and the outbox. */
@@ -58,13 +58,6 @@ function publisher(t: Ctx, url: string, options: { tls?: CloudTls; outbox?: Outb
   return { p, lines };
 }
 
-async function until(what: string, cond: () => boolean, ms = 10_000, state?: () => unknown): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${state ? `: ${JSON.stringify(state())}` : ''}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('cloud publisher over mutual TLS', () => {
   test('with the right client certificate every fail arrives, in order, and leaves the outbox', async (t) => {
