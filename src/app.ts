@@ -43,7 +43,6 @@ import { EvidenceStore } from './evidence/store.js';
 import { EvidenceUploader } from './evidence/s3-uploader.js';
 import { evidenceObjectKey } from './evidence/object-key.js';
 import type { Outbox } from './publish/outbox.js';
-import { MemoryOutbox } from './publish/outbox-memory.js';
 
 export interface AppDeps {
   clock?: Clock;
@@ -204,7 +203,8 @@ export class App {
     this.#stops.push(() => this.pool.close(config.shutdown.drainTimeoutMs));
 
     await this.#enter('models');
-    if (!this.#outbox && config.cloud.enabled) this.#outbox = this.#openOutbox();
+    // S3 upload jobs need the durable outbox as much as cloud messages do: they must survive a restart.
+    if (!this.#outbox && (config.cloud.enabled || config.evidence.s3)) this.#outbox = this.#openOutbox();
     await this.#startEvidence();
     for (const sc of config.stations) {
       const station = new Station({
@@ -403,7 +403,7 @@ export class App {
     this.#stops.push(() => store.stop(this.config.shutdown.drainTimeoutMs));
     if (e.s3) {
       uploader = new EvidenceUploader({
-        outbox: this.#outbox ?? new MemoryOutbox({ clock: this.clock, log: this.log.child({ component: 'outbox' }) }),
+        outbox: this.#outbox!,
         s3: e.s3,
         imagePath: (id) => store.imagePath(id),
         clock: this.clock,

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { App } from '../../src/app.js';
 import { buildConfig } from '../../src/config/load.js';
@@ -108,11 +109,12 @@ test('the running service uploads fail evidence to S3-compatible storage under t
   await server.run();
   t.after(() => server.close());
   const endpoint = `http://127.0.0.1:${port}`;
+  const state = tempDir(t);
   const config = buildConfig(
     {
       line: 'hall-9',
       stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation' }],
-      state: { directory: tempDir(t) },
+      state: { directory: state },
       evidence: { enabled: true, nearThresholdMargin: 0, s3: { bucket: 'plant-7', endpoint, forcePathStyle: true, prefix: 'ev' } },
       mqtt: { embedded: { port: 0 } },
       api: { port: 0 },
@@ -143,6 +145,8 @@ test('the running service uploads fail evidence to S3-compatible storage under t
     }
   }
   assert.ok(app.evidenceUploader!.health().uploaded >= 1);
+  // The upload jobs wait in the durable outbox (they survive a restart), though cloud publishing is off.
+  assert.ok(existsSync(join(state, 'cloud-outbox.db')), 'SQLite outbox in the state directory');
   const metrics = await (await fetch(`${app.apiUrl}/metrics`)).text();
   assert.ok(Number(/^linesight_evidence_uploads\{result="uploaded"\} (\d+)$/m.exec(metrics)?.[1]) >= 1, 'uploads in /metrics');
   assert.match(metrics, /^linesight_evidence_upload_up 1$/m);
