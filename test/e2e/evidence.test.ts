@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { App } from '../../src/app.js';
@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/log.js';
 import type { Verdict } from '../../src/verdict.js';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
+import sharp from 'sharp';
 import { collectUntil, freePort, samplesDir, tempDir } from '../helpers/env.js';
 
 /** A GET with the path sent exactly as written (fetch would resolve `..` before sending). */
@@ -150,4 +151,40 @@ test('the running service uploads fail evidence to S3-compatible storage under t
   const metrics = await (await fetch(`${app.apiUrl}/metrics`)).text();
   assert.ok(Number(/^linesight_evidence_uploads\{result="uploaded"\} (\d+)$/m.exec(metrics)?.[1]) >= 1, 'uploads in /metrics');
   assert.match(metrics, /^linesight_evidence_upload_up 1$/m);
+});
+
+test('1280x1024 camera frames, evidence for every part and the cloud on: every verdict within the 100 ms budget, images kept whole', async (t) => {
+  // What a line camera gives: the sample parts as 1280x1024 JPEGs.
+  const frames = tempDir(t);
+  for (const name of readdirSync(samplesDir).filter((n) => n.endsWith('.jpg')).slice(0, 6)) {
+    writeFileSync(join(frames, name), await sharp(join(samplesDir, name)).resize(1280, 1024, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer());
+  }
+  const state = tempDir(t);
+  const config = buildConfig(
+    {
+      line: 'hall-9',
+      stations: [{ id: 'cam1', source: { type: 'replay', path: frames, ratePerSec: 10 }, model: 'label-orientation' }],
+      state: { directory: state },
+      inference: { workers: 2 },
+      evidence: { enabled: true, passSampleRate: 1, maxFiles: 20 },
+      // The cloud broker is unreachable: fails pile up in the SQLite outbox (fsync per add) meanwhile.
+      cloud: { enabled: true, url: `mqtts://127.0.0.1:${await freePort()}`, reconnect: { initialMs: 100, maxMs: 500 } },
+      mqtt: { embedded: { port: 0 } },
+      api: { port: 0 },
+      summary: { intervalMs: 0 },
+    },
+    { origin: 'test', baseDir: '/' },
+  );
+  const app = new App(config, { log: silentLogger });
+  const verdicts = collectUntil<Verdict>((push) => app.bus.on('verdict', push), 50, 30_000, 'verdicts');
+  await app.start();
+  t.after(() => app.stop());
+  const got = await verdicts;
+  await app.evidence!.flushed();
+  const late = got.filter((v) => !v.deadlineMet || v.verdict === 'timeout' || v.verdict === 'error');
+  assert.deepEqual(late.map((v) => `${v.partId} ${v.verdict} ${v.timings.totalMs} ms`), [], 'every verdict within the 100 ms budget');
+  const item = app.evidence!.list({ limit: 1 }).items[0]!;
+  const meta = await sharp((await app.evidence!.image(item.id)).data).metadata();
+  assert.deepEqual([meta.width, meta.height], [1280, 1024]);
+  assert.ok(app.cloud!.outbox.stats().depth > 0, 'fails waiting for the cloud');
 });
