@@ -116,7 +116,10 @@ export async function startMosquitto(
     : '';
   const dir = tempDir(t, 'mosquitto-');
   const conf = join(dir, 'mosquitto.conf');
-  const persistence = options.persistent ? `persistence true\npersistence_location ${dir}/\n` : 'persistence false\n';
+  // A persistent broker stands for a production one that keeps what an absent subscriber missed:
+  // mosquitto's default keeps only 1000 queued messages per client, so a PLC gateway that
+  // reconnects a moment after the publisher would lose the rest of a drained backlog.
+  const persistence = options.persistent ? `persistence true\npersistence_location ${dir}/\nmax_queued_messages 100000\n` : 'persistence false\n';
   // Started as root, mosquitto switches to its own user, which cannot write the database into
   // our private temp dir: it would silently keep nothing across a restart.
   const user = process.getuid?.() === 0 ? 'user root\n' : '';
