@@ -161,6 +161,8 @@ export class MqttTrigger implements Trigger {
     this.#health.set(false, 'stopped');
     this.#problems.close();
     // A clean DISCONNECT keeps the session: triggers sent while Linesight restarts are queued.
-    await c?.endAsync();
+    // Forced only when a packet still awaits its acknowledgement: a graceful end would wait for
+    // it forever if the broker is gone.
+    if (c) await c.endAsync(!c.connected || Object.keys(c.outgoing).length > 0);
   }
 }

@@ -42,6 +42,9 @@ export interface LocalMqttOptions {
   connectWaitMs?: number;
 }
 
+/** How long stop() waits for the broker to acknowledge the `offline` status. */
+const STATUS_ACK_WAIT_MS = 2000;
+
 interface Camera {
   name: string;
   client: MqttClient;
@@ -182,9 +185,13 @@ export class LocalMqttPublisher implements Publisher, QueueReporter {
     await Promise.all(
       [...this.#cameras.entries()].map(async ([camera, { client }]) => {
         if (client.connected) {
-          await client.publishAsync(topics.status(this.#o.topicPrefix, this.#o.line, camera), STATUS_OFFLINE, { qos: 1, retain: true }).catch(() => undefined);
+          const offline = client.publishAsync(topics.status(this.#o.topicPrefix, this.#o.line, camera), STATUS_OFFLINE, { qos: 1, retain: true });
+          await waitAtMost(offline, STATUS_ACK_WAIT_MS, this.#o.clock);
         }
-        await client.endAsync(!client.connected);
+        // A graceful end waits for every outstanding acknowledgement, forever if the broker went
+        // away meanwhile (stop then never returned). Forced, the broker publishes our will instead,
+        // which says the same `offline`.
+        await client.endAsync(!client.connected || Object.keys(client.outgoing).length > 0);
       }),
     );
   }

@@ -81,15 +81,20 @@ async function waitForPort(port: number, ms: number, proc: ChildProcess): Promis
     const ok = await new Promise<boolean>((resolve) => {
       const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 500 });
       let connected = false;
-      c.once('connect', () => {
-        connected = true;
-        c.end(true);
-      });
-      c.once('error', () => c.end(true));
-      c.once('close', () => {
+      // Each attempt is bounded by our own timer too, so a helper waiting on a broker can never
+      // wait forever on an event that does not come.
+      const settle = () => {
+        clearTimeout(timer);
         c.end(true);
         resolve(connected);
+      };
+      const timer = setTimeout(settle, 1500);
+      c.once('connect', () => {
+        connected = true;
+        settle();
       });
+      c.once('error', settle);
+      c.once('close', settle);
     });
     if (ok) return;
     if (proc.exitCode !== null) throw new Error(`mosquitto exited with code ${proc.exitCode}`);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { waitAtMost } from '../../src/clock.js';
 import { EventBus } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { LocalMqttPublisher } from '../../src/publish/local-mqtt.js';
@@ -125,4 +126,26 @@ test('a short outage loses nothing: verdicts queued while disconnected arrive in
   const seqs = [...new Set(plc.messages.map((m) => (JSON.parse(m.payload) as Verdict).seq))];
   assert.deepEqual(seqs, Array.from({ length: 500 }, (_, i) => i));
   assert.deepEqual(publisher.queues()[0]!.dropped, { 'full-pass': 0, 'full-oldest': 0 });
+});
+
+test('stop returns when the broker stops answering mid-flight (the connection open, no acknowledgements): the broker then sends the will', async (t) => {
+  const broker = await startMosquitto(t);
+  const bus = new EventBus(silentLogger);
+  const publisher = new LocalMqttPublisher({ url: broker.url, line: 'L7', cameras: ['cam1'], topicPrefix: 'linesight/v1', clientIdPrefix: 'ls3', bus, log: silentLogger });
+  await publisher.start();
+  // A frozen broker keeps the TCP connection open but acknowledges nothing, like one that hangs
+  // or a network that blackholes packets: mqtt.js still counts itself connected.
+  broker.process.kill('SIGSTOP');
+  let stopped: boolean;
+  try {
+    for (let s = 0; s < 10; s++) publisher.publish(verdict(s));
+    assert.equal(publisher.health().connected, true);
+    stopped = await waitAtMost(publisher.stop(200), 15_000);
+  } finally {
+    broker.process.kill('SIGCONT');
+  }
+  assert.equal(stopped, true, 'stop() must return although nothing is acknowledged');
+  assert.equal(publisher.health().pending, 10, 'the unacknowledged verdicts are reported, not pretended delivered');
+  const scada = await subscribe(t, broker.url, 'linesight/v1/L7/cam1/status');
+  await scada.next((m) => m.payload === 'offline');
 });
