@@ -1,13 +1,14 @@
 // Does the cloud ever show in verdict latency? A station at 600 parts/min with 2 % fails, 2
-// workers, the 100 ms budget, the cloud enabled (Mosquitto over mutual TLS, SQLite outbox with
-// synchronous FULL), in three phases of the same run:
+// workers, the 100 ms budget, the cloud enabled (Mosquitto over mutual TLS, SQLite outbox in the
+// chosen synchronous mode, default background), in three phases of the same run:
 //   up:      the cloud broker reachable (the baseline);
 //   down:    the cloud broker stopped (fails pile up in the outbox);
 //   drain:   an hour's backlog at this rate (the default selection: fails and a summary a minute)
 //            is in the outbox and the broker comes back: how long the drain takes, and the
-//            latency while it runs.
+//            latency while it runs. With --passes, every pass is sent too (the heaviest selection:
+//            36,000 passes an hour at this rate, drained at the 100/s limit).
 //
-//   npm run bench:cloud-latency -- [--phase-seconds 30] [--backlog-minutes 60]
+//   npm run bench:cloud-latency -- [--phase-seconds 30] [--backlog-minutes 60] [--passes] [--synchronous background|full|normal]
 //
 // Writes benchmarks/results/cloud-latency.json.
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,11 @@ import { percentile } from '../src/publish/console-summary.js';
 import type { Verdict } from '../src/verdict.js';
 import { makeCerts, startMosquitto } from '../test/helpers/brokers.js';
 
-const { values } = parseArgs({ options: { 'phase-seconds': { type: 'string', default: '30' }, 'backlog-minutes': { type: 'string', default: '60' } } });
+const { values } = parseArgs({
+  options: { 'phase-seconds': { type: 'string', default: '30' }, 'backlog-minutes': { type: 'string', default: '60' }, passes: { type: 'boolean', default: false }, synchronous: { type: 'string', default: 'background' } },
+});
+const synchronous = values.synchronous as 'background' | 'full' | 'normal';
+const withPasses = values.passes;
 const phaseMs = Number(values['phase-seconds']) * 1000;
 const backlogMinutes = Number(values['backlog-minutes']);
 const cleanups: Array<() => void | Promise<void>> = [];
@@ -61,7 +66,15 @@ async function main(): Promise<void> {
       api: { enabled: false },
       inference: { workers: 2 },
       summary: { intervalMs: 0 },
-      cloud: { enabled: true, url: cloud.tlsUrl, thingName: 'bench-box', tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }, reconnect: { initialMs: 200, maxMs: 1000 } },
+      cloud: {
+        enabled: true,
+        url: cloud.tlsUrl,
+        thingName: 'bench-box',
+        tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
+        reconnect: { initialMs: 200, maxMs: 1000 },
+        send: { passes: withPasses },
+        outbox: { synchronous },
+      },
     },
     { origin: 'bench', baseDir: '/' },
   );
@@ -88,6 +101,10 @@ async function main(): Promise<void> {
   const fails = Math.round(backlogMinutes * 600 * 0.02);
   for (let i = 0; i < fails; i++) outbox.add({ id: `backlog-fail-${i}`, station: 'cam1', class: 'fail', topic: 'linesight/v1/bench/cam1/verdict/fail', payload: Buffer.alloc(failBytes, 0x20) });
   for (let i = 0; i < backlogMinutes; i++) outbox.add({ id: `backlog-summary-${i}`, station: 'cam1', class: 'summary', topic: 'linesight/v1/bench/cam1/summary', payload: Buffer.alloc(700, 0x20) });
+  if (withPasses) {
+    const passes = backlogMinutes * 600 - fails;
+    for (let i = 0; i < passes; i++) outbox.add({ id: `backlog-pass-${i}`, station: 'cam1', class: 'pass', topic: 'linesight/v1/bench/cam1/verdict/pass', payload: Buffer.alloc(failBytes, 0x20) });
+  }
   const backlog = outbox.stats().depth;
 
   phase = 'drain';
@@ -104,7 +121,7 @@ async function main(): Promise<void> {
   const drain = stats(byPhase.drain ?? []);
   const result = {
     host: { hostname: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
-    rate: '600 parts/min, 2 % fails, 2 workers, 100 ms budget, outbox synchronous full',
+    rate: `600 parts/min, 2 % fails, 2 workers, 100 ms budget, outbox synchronous ${synchronous}${withPasses ? ', passes sent too' : ''}`,
     phaseSeconds: phaseMs / 1000,
     up,
     down,
@@ -116,7 +133,7 @@ async function main(): Promise<void> {
   console.log(`drain:       ${backlog} messages (${backlogMinutes} min of backlog) sent in ${result.drain.drainSeconds} s; meanwhile ${drain.parts} parts, p99 ${drain.p99} ms (${result.ratios.p99DrainOverUp}x of up), ${drain.missed} missed`);
   const dir = join(packageRoot, 'benchmarks', 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'cloud-latency.json'), JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(join(dir, `cloud-latency${withPasses ? '-passes' : ''}${synchronous === 'background' ? '' : `-${synchronous}`}.json`), JSON.stringify(result, null, 2) + '\n');
 }
 
 try {

@@ -458,7 +458,7 @@ export const CloudConfig = Type.Object(
     outbox: Type.Object(
       {
         path: Type.Optional(FilePath('Path', 'SQLite file of the outbox; default <state.directory>/cloud-outbox.db; relative to the config file. Unreadable or corrupt: Linesight refuses to start (LS_ERR_OUTBOX_OPEN).')),
-        synchronous: OneOf(['full', 'normal'] as const, { title: 'Synchronous', description: 'full: every add is fsynced (survives a power cut, about 4 ms per message on a typical disk); normal: survives a process kill, a power cut may lose the last adds (about 0.05 ms).', default: 'full' }),
+        synchronous: OneOf(['background', 'full', 'normal'] as const, { title: 'Synchronous', description: 'When an added message is on disk. background: fsynced right after each commit off the event loop, checkpoints in a worker thread (a power cut may lose the last few milliseconds; inspection never waits for the disk); full: fsynced inside every add, on the event loop (about 4 to 14 ms per message on a typical disk); normal: fsynced only at checkpoints. All three survive a process kill.', default: 'background' }),
         maxMessages: Type.Integer({ title: 'Max messages', description: 'Messages kept while the cloud is unreachable; when full, the policy by priority applies.', minimum: 10, default: 1000000 }),
         maxBytes: Type.Integer({ title: 'Max bytes', description: 'Bound on the bytes kept (waiting and quarantined).', minimum: 65536, default: 512 * 1024 * 1024 }),
         maxQuarantined: Type.Integer({ title: 'Max quarantined', description: 'Refused messages kept for inspection; beyond this the oldest go (counted).', minimum: 1, default: 1000 }),
