@@ -93,6 +93,9 @@ async function main(): Promise<void> {
   await cloud.stop();
   await sleep(phaseMs);
 
+  // Filling the outbox is the benchmark's own work on the event loop, not the service's: the
+  // parts inspected meanwhile are not counted in any phase.
+  phase = 'filling';
   // An hour's backlog of the default selection at this rate: 2 % fails and a summary a minute,
   // shaped like the real messages (the fails already in the outbox show the size).
   const sample = outbox.next(1)[0];
@@ -103,7 +106,10 @@ async function main(): Promise<void> {
   for (let i = 0; i < backlogMinutes; i++) outbox.add({ id: `backlog-summary-${i}`, station: 'cam1', class: 'summary', topic: 'linesight/v1/bench/cam1/summary', payload: Buffer.alloc(700, 0x20) });
   if (withPasses) {
     const passes = backlogMinutes * 600 - fails;
-    for (let i = 0; i < passes; i++) outbox.add({ id: `backlog-pass-${i}`, station: 'cam1', class: 'pass', topic: 'linesight/v1/bench/cam1/verdict/pass', payload: Buffer.alloc(failBytes, 0x20) });
+    for (let i = 0; i < passes; i++) {
+      outbox.add({ id: `backlog-pass-${i}`, station: 'cam1', class: 'pass', topic: 'linesight/v1/bench/cam1/verdict/pass', payload: Buffer.alloc(failBytes, 0x20) });
+      if (i % 100 === 99) await sleep(1);
+    }
   }
   const backlog = outbox.stats().depth;
 

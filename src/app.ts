@@ -62,7 +62,9 @@ export class App {
   readonly clock: Clock;
   readonly log: Logger;
   readonly bus: EventBus;
-  readonly readiness = new Readiness();
+  readonly readiness = new Readiness((name, ready, detail) => this.#onReadinessFlip(name, ready, detail));
+  /** Checks that were ready once: their first coming up is start-up, not news. */
+  readonly #everReady = new Set<string>();
   readonly pool: InferencePool;
   readonly stations: Station[] = [];
   readonly publishers: Publisher[] = [];
@@ -422,6 +424,20 @@ export class App {
   /** A part that owns a bounded queue reports its depth, bound and drops to /metrics through this. */
   reportQueues(reporter: QueueReporter): void {
     this.#queueReporters.push(reporter);
+  }
+
+  /** A trigger input that goes down or comes back is news for the cloud and the bus (health-changed). */
+  #onReadinessFlip(name: string, ready: boolean, detail: string): void {
+    // Inputs closing at shutdown are not an outage.
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    if (ready && !this.#everReady.has(name)) {
+      this.#everReady.add(name);
+      return;
+    }
+    const [component, camera] = name.split(':');
+    // station:<id> follows the camera, whose changes are camera-state events already.
+    if (component !== 'trigger' || !camera) return;
+    this.bus.emit('health-changed', { camera, component, ok: ready, detail });
   }
 
   #remember(station: string, trigger: Trigger | undefined): Trigger | undefined {

@@ -16,6 +16,11 @@ export interface LinesightEvents {
   'model-changed': { camera: string; from: string | null; to: string; reason: string };
   /** A station's camera started, or failed to start / stopped giving frames. */
   'camera-state': { camera: string; running: boolean; detail: string };
+  /**
+   * A part of the box that parts depend on went down or came back: a station's trigger input
+   * (`trigger`), its local MQTT connection (`local-mqtt`). Changes only. `camera` null: the whole line.
+   */
+  'health-changed': { camera: string | null; component: string; ok: boolean; detail: string };
 }
 
 type Listener<T> = (payload: T) => void;

@@ -8,9 +8,17 @@ export interface ReadinessCheck {
 
 export class Readiness {
   readonly #checks = new Map<string, ReadinessCheck>();
+  readonly #onFlip: ((name: string, ready: boolean, detail: string) => void) | undefined;
+
+  /** `onFlip`: called when a known check turns ready or not ready (not for detail-only changes, nor for a check's first value). */
+  constructor(onFlip?: (name: string, ready: boolean, detail: string) => void) {
+    this.#onFlip = onFlip;
+  }
 
   set(name: string, ready: boolean, detail: string): void {
+    const before = this.#checks.get(name);
     this.#checks.set(name, { ready, detail });
+    if (before && before.ready !== ready) this.#onFlip?.(name, ready, detail);
   }
 
   delete(name: string): void {

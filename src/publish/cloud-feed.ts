@@ -128,6 +128,10 @@ export class CloudFeed {
       bus.on('model-changed', (e) => this.#event(e.camera, 'model-changed', { from: e.from, to: e.to, reason: e.reason })),
       bus.on('model-refused', (e) => this.#event(e.camera, 'model-refused', { model: e.model, code: e.error.code, message: e.error.message })),
       bus.on('camera-state', (e) => this.#onCamera(e)),
+      bus.on('health-changed', (e) => {
+        // A line-wide component concerns every station.
+        for (const camera of e.camera === null ? [...this.#stations.keys()] : [e.camera]) this.#event(camera, 'health', { component: e.component, ok: e.ok, detail: e.detail });
+      }),
     );
     for (const [id, st] of this.#stations) if (st.summary) this.#schedule(id, st);
   }

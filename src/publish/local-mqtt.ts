@@ -51,6 +51,8 @@ interface Camera {
   topic: string;
   queue: OfflineQueue;
   inflight: number;
+  /** Offline, and a health-changed event said so. */
+  down: boolean;
 }
 
 export class LocalMqttPublisher implements Publisher, QueueReporter {
@@ -91,23 +93,32 @@ export class LocalMqttPublisher implements Publisher, QueueReporter {
         topic: topics.verdict(topicPrefix, line, camera),
         queue: new OfflineQueue({ maxMessages: this.#o.maxQueued ?? 9000, maxBytes: this.#o.maxQueuedBytes ?? 16 * 1024 * 1024 }),
         inflight: 0,
+        down: false,
       };
       client.on('connect', () => {
         log.info({ camera, url: shownUrl, queued: cam.queue.depth }, 'local MQTT connected');
         // Status is not queued like verdicts: only the latest matters, and the will covers the rest.
         client.publish(statusTopic, STATUS_ONLINE, { qos: 1, retain: true });
+        if (cam.down) {
+          cam.down = false;
+          this.#o.bus.emit('health-changed', { camera, component: 'local-mqtt', ok: true, detail: `connected to ${shownUrl}; ${cam.queue.depth} verdicts queued` });
+        }
         this.#pump(cam);
       });
       client.on('error', (err) => {
         this.#lastError = redactText(err.message);
         log.warn({ err: this.#lastError, camera, url: shownUrl }, 'local MQTT error');
       });
-      client.on('offline', () =>
+      client.on('offline', () => {
         log.warn(
           { camera, url: shownUrl, maxQueued: cam.queue.maxMessages },
           'local MQTT offline; verdicts wait in a bounded queue until it is back (when full, the oldest pass is dropped first)',
-        ),
-      );
+        );
+        if (!cam.down && !this.#stopped) {
+          cam.down = true;
+          this.#o.bus.emit('health-changed', { camera, component: 'local-mqtt', ok: false, detail: `no connection to ${shownUrl}: ${this.#lastError ?? 'connection closed'}` });
+        }
+      });
       this.#cameras.set(camera, cam);
       connected.push(new Promise<void>((resolve) => client.once('connect', () => resolve())));
     }

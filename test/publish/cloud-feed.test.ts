@@ -148,3 +148,21 @@ test('the README\'s cloud payload examples match the schemas', () => {
   const kinds = examples.map((json) => checkedPayload({ payload: Buffer.from(json), topic: 'linesight/v1/x/y/z' }).kind);
   assert.deepEqual(kinds, ['verdict', 'summary', 'event']);
 });
+
+test('health events: a station component to that station, a line-wide one to every station that sends events; redacted', () => {
+  const { bus, drain } = setup([{ id: 'a' }, { id: 'b' }, { id: 'c', cloud: { events: false } }]);
+  bus.emit('health-changed', { camera: 'a', component: 'trigger', ok: false, detail: 'not connected to the broker at mqtt://plc:hunter2@10.0.0.5:1883' });
+  bus.emit('health-changed', { camera: null, component: 'local-mqtt', ok: false, detail: 'broker gone' });
+  bus.emit('health-changed', { camera: 'a', component: 'trigger', ok: true, detail: 'subscribed' });
+  const got = drain().map((m) => ({ topic: m.topic, p: checkedPayload(m) }));
+  assert.deepEqual(
+    got.map((m) => [m.topic, m.p.detail.component, m.p.detail.ok]),
+    [
+      ['linesight/v1/L7/a/event/health', 'trigger', false],
+      ['linesight/v1/L7/a/event/health', 'local-mqtt', false],
+      ['linesight/v1/L7/b/event/health', 'local-mqtt', false],
+      ['linesight/v1/L7/a/event/health', 'trigger', true],
+    ],
+  );
+  assert.ok(!JSON.stringify(got).includes('hunter2'), 'the password in the broker URL is redacted');
+});
