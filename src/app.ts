@@ -369,6 +369,11 @@ export class App {
       maxTopicSlashes: cloud.maxTopicSlashes,
       maxAttempts: cloud.maxAttempts,
       reconnect: cloud.reconnect,
+      // The drain yields to inspection: parts on the workers or waiting for one come first.
+      lineBusy: () => {
+        const s = this.pool.stats;
+        return s.running + s.queued > 0;
+      },
       log,
       clock: this.clock,
     });

@@ -41,6 +41,13 @@ export interface CloudMqttOptions {
   reconnect?: { initialMs?: number; maxMs?: number; jitter?: number; connectTimeoutMs?: number };
   /** Messages taken from the outbox per turn of the event loop. */
   batch?: number;
+  /**
+   * True while the line has parts in flight. The drain then sends at most one batch per
+   * `busyGapMs` (100): a backlog goes up in the line's idle moments, and still moves (at a tenth
+   * of the rate or so) when the line never idles.
+   */
+  lineBusy?: () => boolean;
+  busyGapMs?: number;
   log: Logger;
   clock?: Clock;
   random?: () => number;
@@ -82,6 +89,8 @@ export class CloudMqttPublisher implements Publisher, QueueReporter {
   readonly #maxSlashes: number;
   readonly #maxAttempts: number;
   readonly #batch: number;
+  /** Monotonic time of the last batch sent while the line was busy. */
+  #lastBusyPump = -Infinity;
   #client: MqttClient | undefined;
   #connected = false;
   #connectedSince: number | null = null;
@@ -243,6 +252,15 @@ export class CloudMqttPublisher implements Publisher, QueueReporter {
     this.#flushAcks();
     const client = this.#client;
     if (!client || !this.#connected || this.#stopped) return;
+    if (this.#o.lineBusy?.()) {
+      const gap = this.#o.busyGapMs ?? 100;
+      const since = this.#clock.now() - this.#lastBusyPump;
+      if (since < gap) {
+        this.#deferPump(gap - since);
+        return;
+      }
+      this.#lastBusyPump = this.#clock.now();
+    }
     const tokens = this.#bucket.available();
     const window = this.#probing ? 1 : this.#maxInflight;
     const room = Math.min(window - this.#inflight.size, tokens, this.#batch);
@@ -266,6 +284,15 @@ export class CloudMqttPublisher implements Publisher, QueueReporter {
     }
     // More may be waiting: go on after the event loop had its turn.
     if (batch.length > 0) this.#schedulePump();
+  }
+
+  /** Comes back after `ms`, or sooner when an ack or a new message wakes the pump and the line is idle. */
+  #deferPump(ms: number): void {
+    if (this.#pumpTimer) return;
+    this.#pumpTimer = this.#clock.setTimer(ms, () => {
+      this.#pumpTimer = undefined;
+      this.#schedulePump();
+    });
   }
 
   #waitForTokens(): void {

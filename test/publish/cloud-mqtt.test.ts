@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { createLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { CloudMqttPublisher } from '../../src/publish/cloud-mqtt.js';
 import { cloudTlsOptions, type CloudTls } from '../../src/publish/cloud-tls.js';
 import type { NewMessage, Outbox } from '../../src/publish/outbox.js';
@@ -13,6 +13,7 @@ import { SqliteOutbox } from '../../src/publish/outbox-sqlite.js';
 import type { Verdict } from '../../src/verdict.js';
 import { makeBadClientCerts, makeCerts, startMosquitto, subscribe } from '../helpers/brokers.js';
 import { tempDir, until } from '../helpers/env.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
 type Ctx = { after: (fn: () => void | Promise<void>) => void };
 /** Fails only, payload the verdict JSON: enough to exercise the connection and the outbox. */
@@ -165,4 +166,29 @@ describe('cloud publisher: outage', () => {
     assert.ok(p.health().reconnects >= 1);
     assert.ok(lines.some((l) => l.includes('cloud: connected')));
   });
+});
+
+test('the drain yields to the line: while parts are in flight one batch per gap, at full speed once the line idles', async (t) => {
+  const broker = await startMosquitto(t);
+  const sub = await subscribe(t, broker.url, 'linesight/#');
+  const clock = new FakeClock();
+  const outbox = new MemoryOutbox({ clock });
+  for (let i = 0; i < 50; i++) outbox.add({ id: `m${i}`, station: 'cam1', class: 'fail', topic: 'linesight/v1/l1/cam1/verdict/fail', payload: Buffer.from(`{"i":${i}}`) });
+  let busy = true;
+  const p = new CloudMqttPublisher({ url: broker.url, thingName: 'box-2', outbox, clock, batch: 10, busyGapMs: 100, lineBusy: () => busy, log: silentLogger });
+  t.after(() => p.stop(0));
+  await p.start();
+  // The clock stands still: the line stays busy for the whole first gap, so one batch goes.
+  await until('the first batch', () => sub.messages.length >= 10);
+  await until('its acknowledgements', () => outbox.stats().depth === 40);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(sub.messages.length, 10, 'nothing more within the gap, however many acks woke the drain');
+  clock.advance(100);
+  await until('the second batch', () => sub.messages.length >= 20);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(sub.messages.length, 20);
+  busy = false;
+  clock.advance(100);
+  await until('the rest, the line idle', () => sub.messages.length >= 50);
+  assert.deepEqual(sub.messages.map((m) => (JSON.parse(m.payload) as { i: number }).i), [...Array(50).keys()], 'in order');
 });
