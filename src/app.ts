@@ -519,7 +519,8 @@ export class App {
           if (!this.cloud) return undefined;
           const h = this.cloud.health();
           const s = this.cloud.outbox.stats();
-          return { connected: h.connected, reconnects: h.reconnects, published: h.published, refused: h.refused, depth: s.depth, bytes: s.bytes, oldestAgeMs: s.oldestAgeMs, quarantined: s.quarantined, dropped: s.dropped };
+          const sync = this.cloud.outbox instanceof SqliteOutbox ? this.cloud.outbox.syncStats() : null;
+          return { connected: h.connected, reconnects: h.reconnects, published: h.published, refused: h.refused, depth: s.depth, bytes: s.bytes, oldestAgeMs: s.oldestAgeMs, quarantined: s.quarantined, dropped: s.dropped, sync };
         },
       }),
       outbox: {

@@ -36,6 +36,8 @@ export interface CloudMetrics {
   oldestAgeMs: number;
   quarantined: number;
   dropped: Record<string, number>;
+  /** SQLite outbox in background mode: commits not yet fsynced, and fsyncs that failed. */
+  sync?: { pending: number; failures: number } | null;
 }
 
 const cameraStates = ['idle', 'connecting', 'streaming', 'stalled', 'failed', 'ended', 'stopped'] as const;
@@ -133,6 +135,8 @@ export function createMetrics(bus: EventBus, sources: MetricsSources): Registry 
   sampled('linesight_outbox_bytes', 'Bytes held by the cloud outbox (waiting and quarantined).', [], cloud((c) => c.bytes));
   sampled('linesight_outbox_oldest_age_seconds', 'Age of the oldest waiting message in the cloud outbox.', [], cloud((c) => c.oldestAgeMs / 1000));
   sampled('linesight_outbox_quarantined', 'Messages in the cloud outbox quarantine.', [], cloud((c) => c.quarantined));
+  sampled('linesight_outbox_unsynced', 'Outbox commits written but not yet fsynced (background mode; normally 0 or 1: a power cut would lose these).', [], cloud((c) => c.sync?.pending ?? 0));
+  sampled('linesight_outbox_sync_failures', 'fsyncs of the outbox WAL that failed since start (the disk is failing: check it).', [], cloud((c) => c.sync?.failures ?? 0));
   sampled('linesight_cloud_feed_messages', 'Messages the cloud feed added to the outbox since start, by class (fail, pass, summary, event).', ['class'], () =>
     Object.entries(sources.cloudFeed?.()?.added ?? {}).map(([cls, n]): [Record<string, string>, number] => [{ class: cls }, n]),
   );

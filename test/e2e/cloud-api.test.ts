@@ -76,6 +76,9 @@ test('the outbox over HTTP: state, a poison message quarantined with its reason,
   assert.match(metrics, /linesight_queue_capacity\{queue="cloud-outbox"\} \d+/);
   assert.ok(Number(/^linesight_cloud_feed_messages\{class="fail"\} (\d+)$/m.exec(metrics)?.[1]) > 0, 'fails added by the feed');
   assert.match(metrics, /^linesight_cloud_feed_problems\{reason="error"\} 0$/m);
+  // The SQLite outbox in its default (background) mode: every fsync succeeded.
+  assert.match(metrics, /^linesight_outbox_sync_failures 0$/m);
+  assert.match(metrics, /^linesight_outbox_unsynced \d+$/m);
 });
 
 test('with cloud publishing off the outbox routes answer 404 LS_ERR_CLOUD_DISABLED', async (t) => {
