@@ -8,6 +8,7 @@ import { buildConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import { makeCerts, startMosquitto } from '../helpers/brokers.js';
 import { samplesDir, tempDir, until } from '../helpers/env.js';
+import { assertPromtoolClean } from '../helpers/promtool.js';
 
 const token = 'cloud-api-token-0123456789';
 
@@ -76,6 +77,8 @@ test('the outbox over HTTP: state, a poison message quarantined with its reason,
   assert.match(metrics, /linesight_queue_capacity\{queue="cloud-outbox"\} \d+/);
   assert.ok(Number(/^linesight_cloud_feed_messages\{class="fail"\} (\d+)$/m.exec(metrics)?.[1]) > 0, 'fails added by the feed');
   assert.match(metrics, /^linesight_cloud_feed_problems\{reason="error"\} 0$/m);
+  // The cloud, outbox and upload metrics pass promtool's lint as well.
+  assertPromtoolClean(metrics);
 });
 
 test('with cloud publishing off the outbox routes answer 404 LS_ERR_CLOUD_DISABLED', async (t) => {
