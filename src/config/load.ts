@@ -32,6 +32,10 @@ const envOverrides: Array<[string, (c: Config, v: string) => void]> = [
   // Credentials of the evidence bucket; only where evidence.s3 is configured.
   ['LINESIGHT_S3_ACCESS_KEY_ID', (c, v) => c.evidence.s3 && (c.evidence.s3.accessKeyId = v)],
   ['LINESIGHT_S3_SECRET_ACCESS_KEY', (c, v) => c.evidence.s3 && (c.evidence.s3.secretAccessKey = v)],
+  // Where the deployment engine gives the service room to write (a Greengrass work path, a
+  // container volume), which the config file's author cannot know.
+  ['LINESIGHT_STATE_DIR', (c, v) => (c.state.directory = v)],
+  ['LINESIGHT_MODELS_DIR', (c, v) => (c.models.directory = v)],
 ];
 
 export const DEMO_MODEL = 'label-orientation';

@@ -495,7 +495,7 @@ export const ConfigSchema = Type.Object(
     ),
     models: Type.Object(
       {
-        directory: Type.Optional(Type.String({ title: 'Directory', description: 'Models directory (<name>/<version>/manifest.json); defaults to the bundled models/. Watched for new versions; uploads land here.' })),
+        directory: Type.Optional(Type.String({ title: 'Directory', description: 'Models directory (<name>/<version>/manifest.json); defaults to the bundled models/. Watched for new versions; uploads land here. Env: LINESIGHT_MODELS_DIR.' })),
         watch: Type.Boolean({ title: 'Watch', description: 'Scan the models directory for new versions and activate them on the stations that use that model.', default: true }),
         scanIntervalMs: Type.Integer({ title: 'Scan interval', description: 'How often the models directory is scanned; a new version must look the same on two scans (fully copied) before it loads.', minimum: 100, default: 2000 }),
         publicKeys: Type.Array(Type.String({ minLength: 1 }), {
@@ -523,7 +523,7 @@ export const ConfigSchema = Type.Object(
     cloud: CloudConfig,
     state: Type.Object(
       {
-        directory: Type.String({ title: 'Directory', description: 'Where Linesight keeps what must survive a restart (the active model version per station); relative to the config file.', default: '.linesight' }),
+        directory: Type.String({ title: 'Directory', description: 'Where Linesight keeps what must survive a restart (the active model version per station, the cloud outbox, evidence); relative to the config file. Env: LINESIGHT_STATE_DIR.', default: '.linesight' }),
       },
       { additionalProperties: false, default: {}, title: 'State', description: 'Persistent state.' },
     ),
