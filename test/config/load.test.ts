@@ -99,7 +99,7 @@ test('relative paths resolve against the config file; env overrides secrets and 
   assert.throws(() => loadConfigFile(file, { LINESIGHT_API_TOKEN: 'short' }), /after environment overrides[\s\S]*api\.token/);
 });
 
-test('LINESIGHT_STATE_DIR and LINESIGHT_MODELS_DIR place the writable directories; the outbox and evidence follow the state', (t) => {
+test('LINESIGHT_STATE_DIR, LINESIGHT_MODELS_DIR and LINESIGHT_LISTEN_HOST: what a deployment engine decides; the outbox and evidence follow the state', (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'linesight.yaml');
   writeFileSync(file, minimal + 'models: { directory: ./m }\n');
@@ -108,6 +108,8 @@ test('LINESIGHT_STATE_DIR and LINESIGHT_MODELS_DIR place the writable directorie
   assert.equal(c.cloud.outbox.path, '/srv/gg/work/state/cloud-outbox.db');
   assert.equal(c.evidence.directory, '/srv/gg/work/state/evidence');
   assert.equal(c.models.directory, join(dir, 'models'), 'relative to the config file, like the file value');
+  const listen = loadConfigFile(file, { LINESIGHT_LISTEN_HOST: '0.0.0.0' });
+  assert.deepEqual([listen.api.host, listen.mqtt.embedded.host], ['0.0.0.0', '0.0.0.0']);
 });
 
 test('linesight check-config exits 0 on a good file and 1 with the problems on a bad one', (t) => {
