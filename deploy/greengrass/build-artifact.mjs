@@ -4,11 +4,12 @@
 //   dist/src (compiled here), production node_modules, models/, samples/, deploy/ scripts, package.json.
 //
 //   node deploy/greengrass/build-artifact.mjs [--out build/linesight.zip] [--platform linux-x64]
-//                                             [--node-modules DIR]
+//                                             [--node-modules DIR] [--tree DIR]
 //
 // Without --node-modules the production dependencies come from `npm ci` in the copy (network,
 // native builds: minutes). --node-modules DIR reuses an installed tree of the same lock file and
 // copies only the packages `npm ls --omit=dev` names (seconds; what the recipe test does).
+// --tree DIR writes the same files into DIR instead of a ZIP (the container image's /app).
 //
 // Greengrass unarchives ZIP only (Java's ZipFile), restores no execute bits and no symlinks, so the
 // ZIP holds plain files only, and everything in it is run through `node` or `sh`, never exec'd.
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     platform: { type: 'string', default: `${process.platform}-${process.arch}` },
     'node-modules': { type: 'string' },
     'keep-staging': { type: 'boolean', default: false },
+    tree: { type: 'string' },
   },
 });
 const [targetOs, targetArch] = values.platform.split('-');
@@ -76,14 +78,19 @@ try {
   const links = findSymlinks(stage);
   if (links.length) throw new Error(`the artifact would hold symlinks, which Greengrass does not restore: ${links.slice(0, 5).join(', ')}`);
 
-  const out = resolve(values.out);
-  mkdirSync(dirname(out), { recursive: true });
-  rmSync(out, { force: true });
-  // -X: no extra attributes; the entries sit at the ZIP's root, so the nucleus extracts them to
-  // {artifacts:decompressedPath}/linesight/.
-  execFileSync('zip', ['-q', '-r', '-X', out, '.'], { cwd: stage, stdio: 'inherit' });
-  say(`${relative(process.cwd(), out) || out}: ${(statSync(out).size / 2 ** 20).toFixed(1)} MiB (unpacked ${(du(stage) / 2 ** 20).toFixed(1)} MiB)`);
-  process.stdout.write(`${out}\n`);
+  if (values.tree) {
+    cpSync(stage, resolve(values.tree), { recursive: true });
+    say(`${values.tree}: ${(du(stage) / 2 ** 20).toFixed(1)} MiB`);
+  } else {
+    const out = resolve(values.out);
+    mkdirSync(dirname(out), { recursive: true });
+    rmSync(out, { force: true });
+    // -X: no extra attributes; the entries sit at the ZIP's root, so the nucleus extracts them to
+    // {artifacts:decompressedPath}/linesight/.
+    execFileSync('zip', ['-q', '-r', '-X', out, '.'], { cwd: stage, stdio: 'inherit' });
+    say(`${relative(process.cwd(), out) || out}: ${(statSync(out).size / 2 ** 20).toFixed(1)} MiB (unpacked ${(du(stage) / 2 ** 20).toFixed(1)} MiB)`);
+    process.stdout.write(`${out}\n`);
+  }
 } finally {
   if (values['keep-staging']) say(`staging kept in ${work}`);
   else rmSync(work, { recursive: true, force: true });
