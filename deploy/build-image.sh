@@ -75,7 +75,11 @@ if [ -n "$rebuild_base" ] || ! podman image exists "$base"; then
   say "base $base: Node $(cat "$work/node-version"), $(podman image inspect --format '{{.Size}}' "$base" | awk '{printf "%.0f MiB", $1/1048576}')"
 fi
 
-podman build --isolation=chroot --format docker --build-arg "BASE=$base" -f Dockerfile.x86 -t "$tag" . > "$work/build.log" 2>&1 || { tail -40 "$work/build.log"; exit 1; }
+# A TLS-intercepting proxy's CA (as the host's npm trusts it) reaches npm ci as a build secret.
+secret=()
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then secret=(--secret "id=extra_ca,src=$NODE_EXTRA_CA_CERTS"); fi
+podman build --isolation=chroot --format docker "${secret[@]}" --build-arg "BASE=$base" -f Dockerfile.x86 -t "$tag" . > "$work/build.log" 2>&1 || { tail -40 "$work/build.log"; exit 1; }
+tail -3 "$work/build.log"
 say "built $tag"
 size=$(podman image inspect --format '{{.Size}}' "$tag")
 health=$(podman image inspect --format '{{json .Config.Healthcheck.Test}}' "$tag")
@@ -83,8 +87,8 @@ say "image size $(awk -v s="$size" 'BEGIN{printf "%.0f MiB", s/1048576}'); HEALT
 
 # The final image has no build tools.
 ctr=$(buildah from "$tag")
-if buildah run --isolation chroot "$ctr" -- sh -c 'for t in gcc g++ cc make python3 npm; do command -v $t && exit 1; done; exit 0'; then
-  say "no build tools in the image (gcc g++ cc make python3 npm absent)"
+if buildah run --isolation chroot "$ctr" -- sh -c 'for t in gcc g++ cc make python3 npm npx yarn; do command -v $t && exit 1; done; exit 0'; then
+  say "no build tools in the image (gcc g++ cc make python3 npm npx yarn absent)"
 else
   echo "build-image: build tools found in the final image" >&2; exit 1
 fi

@@ -133,6 +133,13 @@ test('Install then Run as a non-root user: ready; a model component\'s new versi
   assert.match(stopped.run!.output, /stopping: draining in-flight parts/);
   assert.ok(existsSync(join(workPath, 'state', 'active-models.json')), 'state kept in the work path');
   assert.equal(statSync(join(workPath, 'state')).uid, user!.uid);
+
+  // The nucleus re-runs Install only when something under Install changed (anything else in the
+  // lifecycle only restarts Run): a new `linesight` configuration must change Install, since
+  // Install writes the config file.
+  const installBefore = JSON.stringify(nucleus.stepOf('com.linesight.Inspector', 'install'));
+  nucleus.prepare(recipeOf(inspectorFile), { 'linesight.zip': zip }, { merge: { linesight: { line: 'line-8' } } });
+  assert.notEqual(JSON.stringify(nucleus.stepOf('com.linesight.Inspector', 'install')), installBefore, 'a configuration change reinstalls');
 });
 
 function procUid(pid: number): number {
