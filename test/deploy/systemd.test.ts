@@ -88,7 +88,10 @@ test('every path the shipped config writes is writable under the unit\'s hardeni
 
 test('the check fails on the old layout: state next to the config under /etc, models in /opt', () => {
   const unit = serviceSection(readFileSync(unitFile, 'utf8'));
-  const config = loadAsInstalled(unit, readFileSync(configFile, 'utf8').replace(/^models:[\s\S]*?(?=^shutdown:)/m, ''));
+  // The old layout: no state.directory (its default, .linesight, sits next to the config in
+  // /etc/linesight) and the models in the installed tree (where the bundled ones are when unset).
+  const old = readFileSync(configFile, 'utf8').replace(/^models:[\s\S]*?(?=^shutdown:)/m, 'models: { directory: /opt/linesight/models }\n');
+  const config = loadAsInstalled(unit, old);
   assert.deepEqual(unwritable(unit, config).map((l) => l.split(':')[0]), [
     'state.directory', 'evidence.directory', 'cloud.outbox.path', 'models.directory (uploads, Greengrass and seeded versions)',
   ]);
