@@ -47,6 +47,10 @@ const latencyBuckets = [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0
 export function createMetrics(bus: EventBus, sources: MetricsSources): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'linesight_process_' });
+  // prom-client's nodejs_active_{handles,requests,resources}_total are gauges with a counter's
+  // suffix, which `promtool check metrics` rejects (and rate() over them would mislead). Each is the
+  // sum of its per-type gauge, so sum(linesight_process_nodejs_active_handles) says the same.
+  for (const kind of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`linesight_process_nodejs_active_${kind}_total`);
 
   const parts = new Counter({
     name: 'linesight_parts_total',

@@ -32,6 +32,13 @@ const envOverrides: Array<[string, (c: Config, v: string) => void]> = [
   // Credentials of the evidence bucket; only where evidence.s3 is configured.
   ['LINESIGHT_S3_ACCESS_KEY_ID', (c, v) => c.evidence.s3 && (c.evidence.s3.accessKeyId = v)],
   ['LINESIGHT_S3_SECRET_ACCESS_KEY', (c, v) => c.evidence.s3 && (c.evidence.s3.secretAccessKey = v)],
+  // Where the deployment engine gives the service room to write (a Greengrass work path, a
+  // container volume), which the config file's author cannot know.
+  ['LINESIGHT_STATE_DIR', (c, v) => (c.state.directory = v)],
+  ['LINESIGHT_MODELS_DIR', (c, v) => (c.models.directory = v)],
+  // Inside a container the API and the embedded broker must listen on every interface for a
+  // published port to reach them (the image sets 0.0.0.0); on a host, loopback stays the default.
+  ['LINESIGHT_LISTEN_HOST', (c, v) => { c.api.host = v; c.mqtt.embedded.host = v; }],
 ];
 
 export const DEMO_MODEL = 'label-orientation';

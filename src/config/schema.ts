@@ -253,7 +253,7 @@ export const MqttConfig = Type.Object(
     url: Type.Optional(Type.String({ title: 'Broker URL', description: 'External broker (mqtt://, mqtts://, ws://). Without it Linesight starts its embedded broker. Env: LINESIGHT_MQTT_URL.', pattern: '^(mqtts?|wss?|tcp|ssl)://' })),
     embedded: Type.Object(
       {
-        host: Type.String({ title: 'Host', description: 'Address the embedded broker listens on.', default: '127.0.0.1' }),
+        host: Type.String({ title: 'Host', description: 'Address the embedded broker listens on. Env: LINESIGHT_LISTEN_HOST (also sets api.host).', default: '127.0.0.1' }),
         port: Type.Integer({ title: 'Port', description: 'Port of the embedded broker; 0 picks a free one.', minimum: 0, maximum: 65535, default: 1883 }),
         users: Type.Array(MqttUserConfig, { title: 'Users', description: 'Who may connect (besides Linesight itself). Env: LINESIGHT_MQTT_USERS (the same list as YAML or JSON) replaces it.', default: [] }),
         usersFile: Type.Optional(FilePath('Users file', 'YAML or JSON file with more users (a list, or {users: [...]}, entries as in users); relative to the config file. Read at start.')),
@@ -347,7 +347,7 @@ export const EvidenceConfig = Type.Object(
 export const ApiConfig = Type.Object(
   {
     enabled: Type.Boolean({ title: 'Enabled', description: 'Serve the HTTP API.', default: true }),
-    host: Type.String({ title: 'Host', description: 'Listen address.', default: '127.0.0.1' }),
+    host: Type.String({ title: 'Host', description: 'Listen address. Env: LINESIGHT_LISTEN_HOST (also sets mqtt.embedded.host; the container image sets 0.0.0.0).', default: '127.0.0.1' }),
     port: Type.Integer({ title: 'Port', description: 'Listen port; 0 picks a free one.', minimum: 0, maximum: 65535, default: 8080 }),
     token: Type.Optional(Type.String({ title: 'Token', description: 'Bearer token for mutating routes (and, with protectReads, for every route but /healthz and /readyz). Env: LINESIGHT_API_TOKEN.', minLength: 16 })),
     protectReads: Type.Boolean({
@@ -495,7 +495,7 @@ export const ConfigSchema = Type.Object(
     ),
     models: Type.Object(
       {
-        directory: Type.Optional(Type.String({ title: 'Directory', description: 'Models directory (<name>/<version>/manifest.json); defaults to the bundled models/. Watched for new versions; uploads land here.' })),
+        directory: Type.Optional(Type.String({ title: 'Directory', description: 'Models directory (<name>/<version>/manifest.json); defaults to the bundled models/. Watched for new versions; uploads land here. Env: LINESIGHT_MODELS_DIR.' })),
         watch: Type.Boolean({ title: 'Watch', description: 'Scan the models directory for new versions and activate them on the stations that use that model.', default: true }),
         scanIntervalMs: Type.Integer({ title: 'Scan interval', description: 'How often the models directory is scanned; a new version must look the same on two scans (fully copied) before it loads.', minimum: 100, default: 2000 }),
         publicKeys: Type.Array(Type.String({ minLength: 1 }), {
@@ -523,7 +523,7 @@ export const ConfigSchema = Type.Object(
     cloud: CloudConfig,
     state: Type.Object(
       {
-        directory: Type.String({ title: 'Directory', description: 'Where Linesight keeps what must survive a restart (the active model version per station); relative to the config file.', default: '.linesight' }),
+        directory: Type.String({ title: 'Directory', description: 'Where Linesight keeps what must survive a restart (the active model version per station, the cloud outbox, evidence); relative to the config file. Env: LINESIGHT_STATE_DIR.', default: '.linesight' }),
       },
       { additionalProperties: false, default: {}, title: 'State', description: 'Persistent state.' },
     ),

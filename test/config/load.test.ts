@@ -99,6 +99,19 @@ test('relative paths resolve against the config file; env overrides secrets and 
   assert.throws(() => loadConfigFile(file, { LINESIGHT_API_TOKEN: 'short' }), /after environment overrides[\s\S]*api\.token/);
 });
 
+test('LINESIGHT_STATE_DIR, LINESIGHT_MODELS_DIR and LINESIGHT_LISTEN_HOST: what a deployment engine decides; the outbox and evidence follow the state', (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'linesight.yaml');
+  writeFileSync(file, minimal + 'models: { directory: ./m }\n');
+  const c = loadConfigFile(file, { LINESIGHT_STATE_DIR: '/srv/gg/work/state', LINESIGHT_MODELS_DIR: 'models' });
+  assert.equal(c.state.directory, '/srv/gg/work/state');
+  assert.equal(c.cloud.outbox.path, '/srv/gg/work/state/cloud-outbox.db');
+  assert.equal(c.evidence.directory, '/srv/gg/work/state/evidence');
+  assert.equal(c.models.directory, join(dir, 'models'), 'relative to the config file, like the file value');
+  const listen = loadConfigFile(file, { LINESIGHT_LISTEN_HOST: '0.0.0.0' });
+  assert.deepEqual([listen.api.host, listen.mqtt.embedded.host], ['0.0.0.0', '0.0.0.0']);
+});
+
 test('linesight check-config exits 0 on a good file and 1 with the problems on a bad one', (t) => {
   const dir = tempDir(t);
   const good = join(dir, 'good.yaml');

@@ -8,6 +8,7 @@ import { buildConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import { makeCerts, startMosquitto } from '../helpers/brokers.js';
 import { samplesDir, tempDir, until } from '../helpers/env.js';
+import { assertPromtoolClean } from '../helpers/promtool.js';
 
 const token = 'cloud-api-token-0123456789';
 
@@ -79,6 +80,8 @@ test('the outbox over HTTP: state, a poison message quarantined with its reason,
   // The SQLite outbox in its default (background) mode: every fsync succeeded.
   assert.match(metrics, /^linesight_outbox_sync_failures 0$/m);
   assert.match(metrics, /^linesight_outbox_unsynced \d+$/m);
+  // The cloud, outbox and upload metrics pass promtool's lint as well.
+  assertPromtoolClean(metrics);
 });
 
 test('with cloud publishing off the outbox routes answer 404 LS_ERR_CLOUD_DISABLED', async (t) => {

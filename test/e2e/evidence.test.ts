@@ -16,6 +16,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import sharp from 'sharp';
 import { collectUntil, freePort, samplesDir, tempDir } from '../helpers/env.js';
+import { assertPromtoolClean } from '../helpers/promtool.js';
 
 /** A GET with the path sent exactly as written (fetch would resolve `..` before sending). */
 function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
@@ -151,6 +152,8 @@ test('the running service uploads fail evidence to S3-compatible storage under t
   const metrics = await (await fetch(`${app.apiUrl}/metrics`)).text();
   assert.ok(Number(/^linesight_evidence_uploads\{result="uploaded"\} (\d+)$/m.exec(metrics)?.[1]) >= 1, 'uploads in /metrics');
   assert.match(metrics, /^linesight_evidence_upload_up 1$/m);
+  // The cloud, outbox and upload metrics pass promtool's lint as well.
+  assertPromtoolClean(metrics);
 });
 
 test('1280x1024 camera frames, evidence for every part and the cloud on: every verdict within the 100 ms budget, images kept whole', async (t) => {

@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// Builds linesight.zip, the artifact of the com.linesight.Inspector Greengrass component (and the
+// tree that the systemd unit runs from /opt/linesight), from a clean copy of the sources:
+//   dist/src (compiled here), production node_modules, models/, samples/, deploy/ scripts, package.json.
+//
+//   node deploy/greengrass/build-artifact.mjs [--out build/linesight.zip] [--platform linux-x64]
+//                                             [--node-modules DIR] [--tree DIR]
+//
+// Without --node-modules the production dependencies come from `npm ci` in the copy (network,
+// native builds: minutes). --node-modules DIR reuses an installed tree of the same lock file and
+// copies only the packages `npm ls --omit=dev` names (seconds; what the recipe test does).
+// --tree DIR writes the same files into DIR instead of a ZIP (the container image's /app).
+//
+// Greengrass unarchives ZIP only (Java's ZipFile), restores no execute bits and no symlinks, so the
+// ZIP holds plain files only, and everything in it is run through `node` or `sh`, never exec'd.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { values } = parseArgs({
+  options: {
+    out: { type: 'string', default: join(repo, 'build', 'linesight.zip') },
+    platform: { type: 'string', default: `${process.platform}-${process.arch}` },
+    'node-modules': { type: 'string' },
+    'keep-staging': { type: 'boolean', default: false },
+    tree: { type: 'string' },
+  },
+});
+const [targetOs, targetArch] = values.platform.split('-');
+if (!targetOs || !targetArch) throw new Error(`--platform: got "${values.platform}", expected <os>-<arch> such as linux-x64 or linux-arm64`);
+
+/** The inputs: sources and data only, never a build output of the checkout. */
+const inputs = ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'src', 'models', 'samples', 'deploy', 'LICENSE', 'README.md'];
+/** What the artifact holds, from the staged copy. */
+const shipped = ['package.json', 'dist/src', 'node_modules', 'models', 'samples', 'deploy', 'README.md'];
+
+const started = performance.now();
+const work = mkdtempSync(join(tmpdir(), 'linesight-artifact-'));
+const src = join(work, 'src');
+const stage = join(work, 'stage');
+const say = (msg) => process.stderr.write(`build-artifact: ${msg} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+
+try {
+  mkdirSync(src);
+  for (const p of inputs) if (existsSync(join(repo, p))) cpSync(join(repo, p), join(src, p), { recursive: true, filter: (f) => !f.includes(`${sep}.linesight`) });
+
+  const env = { ...process.env, npm_config_nodedir: process.env.npm_config_nodedir ?? dirname(dirname(process.execPath)) };
+  let nodeModules;
+  if (values['node-modules']) {
+    nodeModules = realpathSync(values['node-modules']);
+    copyProductionPackages(nodeModules, join(stage, 'node_modules'));
+    say(`production packages copied from ${nodeModules}`);
+  } else {
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: src, env, stdio: 'inherit' });
+    nodeModules = join(src, 'node_modules');
+    say('npm ci done');
+  }
+
+  // Compile src/ only (tests and benchmarks are not shipped), with the lock file's TypeScript.
+  writeFileSync(join(src, 'tsconfig.artifact.json'), JSON.stringify({ extends: './tsconfig.json', include: ['src/**/*.ts'], compilerOptions: { sourceMap: false } }));
+  if (!existsSync(join(src, 'node_modules'))) execFileSync('ln', ['-s', nodeModules, join(src, 'node_modules')]);
+  execFileSync(process.execPath, [join(nodeModules, 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.artifact.json'], { cwd: src, stdio: 'inherit' });
+  say('compiled');
+
+  if (!values['node-modules']) {
+    execFileSync('npm', ['prune', '--omit=dev', '--no-audit', '--no-fund'], { cwd: src, env, stdio: 'inherit' });
+  }
+  for (const p of shipped) {
+    if (p === 'node_modules' && values['node-modules']) continue;
+    if (existsSync(join(src, p))) cpSync(join(src, p), join(stage, p), { recursive: true, dereference: true });
+  }
+  trimForPlatform(join(stage, 'node_modules'));
+  removeBinLinks(join(stage, 'node_modules'));
+  const links = findSymlinks(stage);
+  if (links.length) throw new Error(`the artifact would hold symlinks, which Greengrass does not restore: ${links.slice(0, 5).join(', ')}`);
+
+  if (values.tree) {
+    cpSync(stage, resolve(values.tree), { recursive: true });
+    say(`${values.tree}: ${(du(stage) / 2 ** 20).toFixed(1)} MiB`);
+  } else {
+    const out = resolve(values.out);
+    mkdirSync(dirname(out), { recursive: true });
+    rmSync(out, { force: true });
+    // -X: no extra attributes; the entries sit at the ZIP's root, so the nucleus extracts them to
+    // {artifacts:decompressedPath}/linesight/.
+    execFileSync('zip', ['-q', '-r', '-X', out, '.'], { cwd: stage, stdio: 'inherit' });
+    say(`${relative(process.cwd(), out) || out}: ${(statSync(out).size / 2 ** 20).toFixed(1)} MiB (unpacked ${(du(stage) / 2 ** 20).toFixed(1)} MiB)`);
+    process.stdout.write(`${out}\n`);
+  }
+} finally {
+  if (values['keep-staging']) say(`staging kept in ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}
+
+/** Production packages of an installed tree, each copied without its nested node_modules (those that are production are listed on their own). */
+function copyProductionPackages(from, to) {
+  const root = dirname(from);
+  const listed = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 })
+    .split('\n').map((l) => l.trim()).filter((l) => l && l !== root);
+  for (const pkg of listed) {
+    const rel = relative(from, pkg);
+    if (rel.startsWith('..')) throw new Error(`npm ls named ${pkg}, outside ${from}`);
+    const nested = join(pkg, 'node_modules');
+    cpSync(pkg, join(to, rel), { recursive: true, dereference: true, filter: (f) => f !== nested });
+  }
+}
+
+/** onnxruntime-node ships its binaries for every OS and CPU; only the target's can ever load. */
+function trimForPlatform(modules) {
+  const bin = join(modules, 'onnxruntime-node', 'bin');
+  if (!existsSync(bin)) return;
+  for (const napi of readdirSync(bin)) {
+    for (const os of readdirSync(join(bin, napi))) {
+      if (os !== targetOs) { rmSync(join(bin, napi, os), { recursive: true }); continue; }
+      for (const arch of readdirSync(join(bin, napi, os))) if (arch !== targetArch) rmSync(join(bin, napi, os, arch), { recursive: true });
+    }
+  }
+}
+
+/** node_modules/.bin holds links to package CLIs: nothing the service runs. */
+function removeBinLinks(modules) {
+  for (const e of readdirSync(modules, { withFileTypes: true, recursive: true })) {
+    if (e.name === '.bin' && e.isDirectory()) rmSync(join(e.parentPath, e.name), { recursive: true, force: true });
+  }
+}
+
+function findSymlinks(dir) {
+  const found = [];
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isSymbolicLink()) found.push(relative(dir, join(e.parentPath, e.name)));
+  }
+  return found;
+}
+
+function du(dir) {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += lstatSync(join(e.parentPath, e.name)).size;
+  return n;
+}
