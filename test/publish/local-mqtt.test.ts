@@ -89,10 +89,11 @@ test('an hour of verdicts during a broker outage: the queue stays at its bound (
   // Unbounded, mqtt.js' store grew about 65 MB per hour. Bounded, the live heap is flat from the
   // first hour on, and RSS flat from the second (the first may still grow V8's reserved pages).
   assert.ok(three.heap - one.heap < 4, `heap grew ${(three.heap - one.heap).toFixed(1)} MB over two more simulated hours`);
-  // RSS moves by several MB as the allocator returns and takes pages (heap flat): flat means the
-  // third hour stays within 8 MB of the highest RSS of the first two.
+  // RSS moves by several MB as the allocator returns and takes pages (heap flat; on Node 24 by
+  // up to 8 MB in the third hour): flat means within 16 MB of the highest RSS of the first two,
+  // below the smallest leak that matters here (keeping every verdict: about 25 MB an hour).
   const before = Math.max(one.rss, two.rss);
-  assert.ok(three.rss - before < 8, `RSS grew ${(three.rss - before).toFixed(1)} MB in the third simulated hour`);
+  assert.ok(three.rss - before < 16, `RSS grew ${(three.rss - before).toFixed(1)} MB in the third simulated hour`);
 
   await broker.restart();
   await plc.next((m) => (JSON.parse(m.payload) as Verdict).seq === seq - 1, 30_000);
