@@ -32,6 +32,14 @@ function run(args: string[], timeoutMs: number): Promise<{ code: number | null; 
 export async function pythonBaseline(engine: 'torch' | 'opencv', version: ModelVersion, frameFiles: readonly string[], seconds: number): Promise<PythonBaseline> {
   const label = labels[engine];
   if (!existsSync(systemPython)) return { engine, status: 'skipped', label, note: `${systemPython} not found` };
+  // The same checks the script makes first, without starting Python for a model it cannot run.
+  const source = version.manifest.source ?? {};
+  if (engine === 'torch' && !(String(source['architecture'] ?? '').startsWith('torchvision.models.') && source['weightsFile'])) {
+    return { engine, status: 'skipped', label, note: 'no torchvision architecture and weights file in the manifest (only the reference models have them)' };
+  }
+  if (engine === 'opencv' && !source['opset10File']) {
+    return { engine, status: 'skipped', label, note: 'no opset-10 ONNX file in the manifest (OpenCV 4.6 DNN refuses opset 11 and 13 exports)' };
+  }
   const r = await run([pythonBaselineScript, '--engine', engine, '--model-dir', version.dir, '--seconds', String(seconds), ...frameFiles], (seconds + 120) * 1000);
   if (r.code !== 0) {
     const why = r.stderr.trim().split('\n').filter((l) => !l.startsWith('[ERROR')).slice(-1)[0] ?? `exit ${r.code}`;
