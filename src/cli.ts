@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// linesight run [--config FILE] | check-config FILE | config-reference
+// linesight run [--config FILE] | check-config FILE | config-reference | models | bench | mqtt
 import { parseArgs } from 'node:util';
 import { App } from './app.js';
 import { loadConfigFile, loadDefaultConfig } from './config/load.js';

@@ -45,7 +45,7 @@ export async function runBench(o: BenchOptions, progress: BenchProgress): Promis
   progress.plan(models.reduce((n, m) => n + 3 + sweepConfigs(cores, providers, m.version.manifest.format, o.quick).length * (stepShares(o.quick).length + lineSteps), 0));
   const notes: string[] = [];
   if (load1 > 0.5) notes.push(`The box was not quiet: load average ${load1} on ${cores} cores when the run began; figures are lower than on an idle box.`);
-  notes.push('The bench\'s MQTT subscriber runs in the service\'s process: its CPU and RSS include it (a small share).');
+  notes.push('The service runs in a process of its own (CPU and RSS are its alone); its replay camera reads the frames from disk inside it, as a camera\'s frames would arrive there; the bench\'s subscriber and Python loops run beside it on the same cores.');
   const results: ModelResult[] = [];
   for (const m of models) {
     const name = `${m.version.manifest.name}@${m.version.manifest.version}`;

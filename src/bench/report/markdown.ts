@@ -2,6 +2,23 @@
 import type { BenchResult } from '../result.js';
 import { baselineLine } from './table.js';
 
+/** One row per model: the figures a buyer compares, each configuration's detail follows. */
+export function renderSummary(r: BenchResult): string {
+  const py = (m: BenchResult['models'][number], engine: 'torch' | 'opencv') => {
+    const p = m.baselines.python.find((x) => x.engine === engine);
+    return p?.status === 'ok' ? `${p.partsPerSec} (Linesight ${p.linesightRatio}x)` : 'skipped';
+  };
+  return [
+    `| model | compute limit parts/s | naive loop | raw session.run (1 thread) | Linesight saturated (recommended config) | of compute limit | x naive loop | held parts/min (p99.9 <= ${r.settings.budgetMs} ms) | cameras at ${r.settings.cameraRatePerMin}/min | Python torch | Python OpenCV DNN |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...r.models.map((m) => {
+      const rec = m.recommendation;
+      const b = m.baselines;
+      return `| ${m.model}${m.randomWeights ? ' (random weights)' : ''} | ${b.computeLimitPerSec} | ${b.naiveLoopPerSec} | ${b.rawRunPerSec} | ${rec.saturatedPerSec} (${rec.workers}x${rec.intraOpThreads} ${rec.provider}) | ${rec.ofComputeLimit} | ${rec.vsNaiveLoop} | ${rec.heldPerMin} | ${rec.camerasAtRate} | ${py(m, 'torch')} | ${py(m, 'opencv')} |`;
+    }),
+  ].join('\n');
+}
+
 export function renderMarkdown(r: BenchResult, chartFiles: Record<string, string>): string {
   const s = r.settings;
   const out: string[] = [
@@ -15,6 +32,8 @@ export function renderMarkdown(r: BenchResult, chartFiles: Record<string, string
       'A step is held when every part was decided by a worker within budget (no timeout, error or shed frame) at 95 % of the asked rate; p99.9 is the maximum when a step has fewer than 1000 parts.',
     '',
     ...r.notes.map((n) => `- ${n}`),
+    '',
+    renderSummary(r),
   ];
   for (const m of r.models) {
     const rec = m.recommendation;
