@@ -47,6 +47,7 @@ export interface Baselines {
 
 export interface Step {
   targetPerSec: number;
+  /** Parts a worker ran to the end, per second, late ones included (refused and shed ones not). */
   achievedPerSec: number;
   /** Verdicts received on the local broker in the measured window. */
   parts: number;
@@ -70,7 +71,7 @@ export interface ConfigResult {
   workers: number;
   intraOpThreads: number;
   provider: string;
-  /** The most parts/s any step had decided by a worker (end to end, through the broker): the capacity. */
+  /** The most parts/s any step had run to the end by a worker (end to end, through the broker): the capacity. */
   saturatedPerSec: number;
   ofComputeLimit: number;
   vsNaiveLoop: number;
