@@ -50,9 +50,10 @@ export function renderSvg(m: ModelResult, budgetMs: number): string {
     for (const s of c.steps) parts.push(`<circle cx="${X(s.targetPerSec * 60).toFixed(1)}" cy="${Y(s.latencyMs.p999).toFixed(1)}" r="3" fill="${s.held ? color : 'white'}" stroke="${color}"/>`);
     const ly = pad.t + 10 + i * 18;
     parts.push(`<line x1="${pad.l + pw + 16}" y1="${ly}" x2="${pad.l + pw + 36}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
-    parts.push(`<text x="${pad.l + pw + 42}" y="${ly + 4}">${c.workers} workers x ${c.intraOpThreads} threads, ${esc(c.provider)}</text>`);
+    parts.push(`<text x="${pad.l + pw + 42}" y="${ly + 4}">${c.workers} w x ${c.intraOpThreads} t, ${esc(c.provider)}</text>`);
   });
-  parts.push(`<text x="${pad.l + pw + 16}" y="${pad.t + 14 + m.configs.length * 18}" fill="#555">filled: step held</text>`);
+  parts.push(`<text x="${pad.l + pw + 16}" y="${pad.t + 14 + m.configs.length * 18}" fill="#555">w: workers, t: intra-op threads</text>`);
+  parts.push(`<text x="${pad.l + pw + 16}" y="${pad.t + 32 + m.configs.length * 18}" fill="#555">filled dot: step held</text>`);
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }
