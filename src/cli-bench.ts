@@ -90,12 +90,13 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   let progress: Progress | undefined;
+  mkdirSync(outDir, { recursive: true });
   const result = await runBench(options, {
     plan: (steps) => (progress = new Progress(steps, io.err)),
     step: (label) => progress?.step(label),
+    partial: (r) => writeFileSync(join(outDir, 'bench.json'), JSON.stringify(r, null, 2) + '\n'),
   });
   progress?.done();
-  mkdirSync(outDir, { recursive: true });
   const charts: Record<string, string> = {};
   for (const m of result.models) {
     const file = `latency-${m.model.replace(/[^A-Za-z0-9_.-]+/g, '_')}.svg`;

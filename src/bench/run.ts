@@ -29,6 +29,8 @@ export interface BenchOptions {
 export interface BenchProgress {
   plan(steps: number): void;
   step(label: string): void;
+  /** The result so far, after each model: a long run stopped midway keeps what it measured. */
+  partial?(result: BenchResult): void;
 }
 
 export async function runBench(o: BenchOptions, progress: BenchProgress): Promise<BenchResult> {
@@ -88,17 +90,22 @@ export async function runBench(o: BenchOptions, progress: BenchProgress): Promis
       configs,
       recommendation,
     });
+    progress.partial?.(summary());
   }
-  return {
-    tool: 'linesight bench',
-    version: packageVersion,
-    date: new Date(t0).toISOString(),
-    durationSec: Math.round((Date.now() - t0) / 1000),
-    host: { name: hostname(), cpus: cores, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30), node: process.version, loadAverage: load1 },
-    settings: { quick: o.quick, frame: o.frame, budgetMs: o.budgetMs, cameraRatePerMin: o.cameraRatePerMin, stepSeconds },
-    frames: frames.set,
-    providersPresent: providers,
-    notes,
-    models: results,
-  };
+  return summary();
+
+  function summary(): BenchResult {
+    return {
+      tool: 'linesight bench',
+      version: packageVersion,
+      date: new Date(t0).toISOString(),
+      durationSec: Math.round((Date.now() - t0) / 1000),
+      host: { name: hostname(), cpus: cores, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30), node: process.version, loadAverage: load1 },
+      settings: { quick: o.quick, frame: o.frame, budgetMs: o.budgetMs, cameraRatePerMin: o.cameraRatePerMin, stepSeconds },
+      frames: frames.set,
+      providersPresent: providers,
+      notes,
+      models: [...results],
+    };
+  }
 }
