@@ -1,6 +1,6 @@
 // How many parts per minute (and cameras at a given line rate) this box inspects within budget.
 //
-//   npm run bench -- [--seconds 8] [--budget 100] [--line-rate 600] [--workers 1,2] [--model label-orientation]
+//   npm run bench:throughput -- [--seconds 8] [--budget 100] [--line-rate 600] [--workers 1,2] [--model label-orientation]
 //
 // For each worker count: (1) capacity, a closed loop that keeps every worker busy; (2) an open
 // loop through a real station at 80 % of that capacity, measuring capture-to-verdict latency and

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// linesight run [--config FILE] | check-config FILE | config-reference
+// linesight run [--config FILE] | check-config FILE | config-reference | models | bench | mqtt
 import { parseArgs } from 'node:util';
 import { App } from './app.js';
 import { loadConfigFile, loadDefaultConfig } from './config/load.js';
@@ -12,6 +12,7 @@ import { loadPublicKey } from './models/signature.js';
 import { packageVersion } from './version.js';
 import { modelsCommand } from './cli-models.js';
 import { mqttCommand } from './cli-mqtt.js';
+import { benchCommand } from './cli-bench.js';
 
 const usage = `linesight ${packageVersion}
 
@@ -20,6 +21,8 @@ Usage:
   linesight check-config FILE       validate a config file and exit
   linesight config-reference        print the config reference (Markdown)
   linesight models ...              list, sign, verify, activate, roll back model versions
+  linesight bench [--quick] [--model M] [--frame SIZE] [--budget MS] [--out DIR]
+                                    size this box for a line (linesight bench --help)
   linesight mqtt hash-password      read a password on stdin, print its hash for mqtt.embedded.users
   linesight --version | --help
 `;
@@ -93,6 +96,13 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'models') {
     try {
       return await modelsCommand(argv.slice(1), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), env: process.env });
+    } catch (err) {
+      return fail(err);
+    }
+  }
+  if (argv[0] === 'bench') {
+    try {
+      return await benchCommand(argv.slice(1), { out: process.stdout, err: process.stderr });
     } catch (err) {
       return fail(err);
     }

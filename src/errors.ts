@@ -74,6 +74,9 @@ export const errorTable = {
   LS_ERR_EVIDENCE_NOT_FOUND: { message: 'no evidence %s', status: 404 },
   LS_ERR_EVIDENCE_WRITE: { message: 'cannot write evidence in %s', status: 500 },
   LS_ERR_EVIDENCE_UPLOAD: { message: 'evidence upload to bucket %s failed', status: 502 },
+  // Hardware sizing (issue 11): `linesight bench`.
+  LS_ERR_BENCH_OPTION: { message: 'invalid bench option %s', status: 400 },
+  LS_ERR_BENCH_REFERENCE_MODEL: { message: 'cannot make reference model %s', status: 501 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;

@@ -17,3 +17,5 @@ function findPackageRoot(start: string): string {
 export const packageRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 export const bundledModelsDir = join(packageRoot, 'models');
 export const bundledSamplesDir = join(packageRoot, 'samples');
+/** Generated, git-ignored data: reference models and bench frames (`linesight bench`). */
+export const cacheDir = join(packageRoot, '.cache');

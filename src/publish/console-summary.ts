@@ -12,7 +12,8 @@ interface Tally {
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (!sorted.length) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  // The epsilon keeps float error from moving the rank up one (0.999 * 2000 is 1998.0000000000002).
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length - 1e-9) - 1));
   return sorted[i]!;
 }
 

@@ -1,0 +1,55 @@
+// The in-process baselines, on the same frames as the service: what one frame costs to decode and
+// preprocess, what the model costs on one thread, the compute limit those two imply, a naive
+// sequential loop, and session.run alone. All in this (main) thread, one frame at a time.
+import { cpus } from 'node:os';
+import sharp from 'sharp';
+import { monotonicMs } from '../clock.js';
+import { toTensor } from '../inference/preprocess.js';
+import { runtimeFor } from '../inference/runtimes/index.js';
+import type { ModelVersion } from '../models/registry.js';
+import type { Baselines } from './result.js';
+import { median, round } from './stats.js';
+
+/** Runs `once` repeatedly for `seconds` (and at least `minRuns` times); the durations and the rate. */
+async function timed(seconds: number, minRuns: number, once: (i: number) => Promise<unknown>): Promise<{ ms: number[]; perSec: number }> {
+  const ms: number[] = [];
+  const t0 = monotonicMs();
+  const end = t0 + seconds * 1000;
+  for (let i = 0; monotonicMs() < end || i < minRuns; i++) {
+    const t = monotonicMs();
+    await once(i);
+    ms.push(monotonicMs() - t);
+  }
+  return { ms, perSec: (ms.length * 1000) / (monotonicMs() - t0) };
+}
+
+export async function measureBaselines(version: ModelVersion, frames: readonly Uint8Array[], seconds: number): Promise<Omit<Baselines, 'python'>> {
+  // As in a worker thread: libvips' pool would otherwise spread one decode over every core, and
+  // "one thread" would not be one thread.
+  sharp.concurrency(1);
+  sharp.cache(false);
+  const { manifest } = version;
+  const session = await (await runtimeFor(manifest.format)).load(version.bytes, manifest, { intraOpThreads: 1, executionProviders: ['cpu'], graphOptimization: 'all' });
+  try {
+    const image = (i: number) => ({ kind: 'encoded' as const, data: frames[i % frames.length]! });
+    // Warm-up: first decodes and the first runs allocate what later ones reuse.
+    let prepared = (await toTensor(image(0), manifest.input)).data;
+    for (let i = 0; i < 3; i++) await session.run(prepared);
+    const pre = await timed(seconds, frames.length, async (i) => {
+      prepared = (await toTensor(image(i), manifest.input)).data;
+    });
+    const raw = await timed(seconds, 10, () => session.run(prepared));
+    const naive = await timed(seconds, 10, async (i) => session.run((await toTensor(image(i), manifest.input)).data));
+    const preprocessMsP50 = median(pre.ms);
+    const inferenceMsP50 = median(raw.ms);
+    return {
+      preprocessMsP50: round(preprocessMsP50, 2),
+      inferenceMsP50: round(inferenceMsP50, 2),
+      computeLimitPerSec: round((cpus().length * 1000) / (preprocessMsP50 + inferenceMsP50)),
+      naiveLoopPerSec: round(naive.perSec),
+      rawRunPerSec: round(raw.perSec),
+    };
+  } finally {
+    await session.dispose();
+  }
+}
