@@ -74,6 +74,12 @@ export const errorTable = {
   LS_ERR_EVIDENCE_NOT_FOUND: { message: 'no evidence %s', status: 404 },
   LS_ERR_EVIDENCE_WRITE: { message: 'cannot write evidence in %s', status: 500 },
   LS_ERR_EVIDENCE_UPLOAD: { message: 'evidence upload to bucket %s failed', status: 502 },
+  // Shadow trials (issue 14): a candidate version beside the active one, on spare capacity.
+  LS_ERR_SHADOW_DROPPED: { message: 'shadow run dropped unrun (%s)', status: 503 },
+  LS_ERR_SHADOW_ACTIVE: { message: 'station %s already runs a shadow trial', status: 409 },
+  LS_ERR_SHADOW_NONE: { message: 'station %s runs no shadow trial', status: 404 },
+  LS_ERR_SHADOW_SAME: { message: 'the candidate %s is the version the station serves', status: 409 },
+  LS_ERR_NO_IMAGE_FOR_PART: { message: 'no image kept for part %s', status: 404 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;
