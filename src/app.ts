@@ -580,6 +580,7 @@ export class App {
         bus: this.bus,
         stations: () => this.stations.map((s) => s.status()),
         image: (id, which) => this.stations.find((s) => s.id === id)?.image(which),
+        imageOf: (id, seq) => this.stations.find((s) => s.id === id)?.imageOf(seq),
       },
       shadow: {
         begin: (station, req) => this.shadow.begin(station, req),
