@@ -251,7 +251,9 @@ export class ShadowTrials {
     }
     if (e.reason === 'rollback' && e.from !== null && this.#promoted.get(e.camera) === e.from) {
       this.#promoted.delete(e.camera);
-      this.#o.bus.emit('shadow', { camera: e.camera, kind: 'rolled-back', candidate: e.from, active: e.to, parts: null, agreement: null, detail: `rolled back from ${e.from} to ${e.to}` });
+      const from = e.from;
+      // After every listener has seen the model change itself: the news follows the fact.
+      queueMicrotask(() => this.#o.bus.emit('shadow', { camera: e.camera, kind: 'rolled-back', candidate: from, active: e.to, parts: null, agreement: null, detail: `rolled back from ${from} to ${e.to}` }));
     }
   }
 
