@@ -48,6 +48,8 @@ export interface PoolOptions extends RuntimeOptions {
    * threads are idle, so a part arriving meanwhile finds a thread. Default 1 (0 with 1 worker).
    */
   spareReserve?: number;
+  /** After a part had to wait for a thread, no spare-capacity work starts for this long (ms). */
+  spareCooldownMs?: number;
 }
 
 export interface InferJob {
@@ -171,6 +173,8 @@ export class InferencePool {
   readonly #queue: FairQueue<PendingPart>;
   readonly #spare: SpareQueue<PendingPart>;
   #spareCompleted = 0;
+  /** When a part last waited for a thread: capacity is not spare for a while after. */
+  #partWaitedAt = -Infinity;
   readonly #estimates: ServiceEstimates;
   readonly #threads: Thread[] = [];
   /** Models every thread must hold: warmed on each new thread before it takes parts. */
@@ -194,6 +198,7 @@ export class InferencePool {
       workerFile: defaultWorkerFile,
       spareQueue: 2 * options.workers,
       spareReserve: options.workers > 1 ? 1 : 0,
+      spareCooldownMs: 1000,
       ...options,
       maxImagePixels: options.maxImagePixels ?? defaultMaxImagePixels,
     };
@@ -518,9 +523,11 @@ export class InferencePool {
 
   /** Spare-capacity work on threads that nothing else wants, keeping `spareReserve` threads idle. */
   #pumpSpare(now: number): void {
+    if (this.#queue.size > 0) this.#partWaitedAt = now;
     if (this.#spare.size === 0) return;
-    // A part is waiting for a thread: the line needs every thread, spare work is given up.
-    if (this.#queue.size > 0) {
+    // A part is waiting for a thread, or did a moment ago: the line needs every thread, and a
+    // spare run started now could hold one when the next burst comes. Spare work is given up.
+    if (now - this.#partWaitedAt < this.#o.spareCooldownMs) {
       this.#rejectSpare(this.#spare.clear('load'), 'load');
       return;
     }
