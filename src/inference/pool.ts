@@ -216,7 +216,7 @@ export class InferencePool {
   get stats(): PoolStats {
     return {
       workers: this.#o.workers,
-      running: this.#threads.filter((t) => t.running?.part).length,
+      running: this.#threads.filter((t) => t.running?.part && !t.running.part.spare).length,
       queued: this.#queue.size,
       ...this.#counts,
       controlsPending: this.#threads.reduce((n, t) => n + t.controls.length, 0),
