@@ -14,6 +14,8 @@ export interface VerdictRecord {
   action: Verdict['action'];
   label: string | null;
   score: number | null;
+  /** For timeout and error: the error code. */
+  errorCode: string | null;
   totalMs: number;
   model: string | null;
   decidedAt: string;
@@ -76,6 +78,7 @@ export class VerdictLog {
       action: v.action,
       label: v.label,
       score: v.score,
+      errorCode: v.error?.code ?? null,
       totalMs: v.timings.totalMs,
       model: v.model ? `${v.model.name}@${v.model.version}` : null,
       decidedAt: v.decidedAt,

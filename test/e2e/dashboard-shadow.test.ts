@@ -65,6 +65,7 @@ test('the last-part image is the part its caption names, for 50 consecutive capt
     served.set(new URL(r.url()).pathname + new URL(r.url()).search, read);
   });
   await page.goto(`${app.apiUrl}/dashboard`);
+  await page.locator('[data-station="cam1"] .last-cap').waitFor({ timeout: 15_000 });
   // Each time the caption changes, the page records it with the image shown under it.
   await page.evaluate(`(() => {
     window.__seen = [];
@@ -73,9 +74,7 @@ test('the last-part image is the part its caption names, for 50 consecutive capt
       const img = document.querySelector('[data-station="cam1"] img.last');
       window.__seen.push({ caption: cap.textContent, src: img.getAttribute('src'), complete: img.complete, width: img.naturalWidth });
     }).observe(cap, { childList: true, characterData: true, subtree: true });
-  })()`).catch(async () => {
-    await page.locator('[data-station="cam1"] .last-cap').waitFor({ timeout: 15_000 });
-  });
+  })()`);
   await page.waitForFunction('window.__seen && window.__seen.length >= 51', undefined, { timeout: 60_000, polling: 200 });
   const seen = ((await page.evaluate('window.__seen')) as Array<{ caption: string; src: string }>).slice(1, 51);
   await page.screenshot({ path: join(artifacts, 'dashboard-last-part.png') });
@@ -144,18 +143,18 @@ test('from the model panel: a shadow trial starts, its agreement rises, it is pr
   await status.filter({ hasText: 'ready to promote' }).waitFor({ timeout: 15_000 }).catch(async (err: Error) => {
     throw new Error(`${err.message}; the panel says: ${await status.textContent()}`);
   });
-  await page.screenshot({ path: join(artifacts, 'dashboard-shadow-trial.png') });
+  await tile.screenshot({ path: join(artifacts, 'dashboard-shadow-trial.png') });
   assert.equal(app.stations[0]!.model!.manifest.version, '1.0.0', 'manual policy: ready, not promoted');
 
   await tile.locator('button[data-act="promote"]').click();
   await tile.locator('.meta').first().filter({ hasText: 'label-orientation@1.2.0' }).waitFor({ timeout: 15_000 });
   await tile.locator('table.latest tbody tr td:last-child', { hasText: '1.2.0' }).first().waitFor({ timeout: 15_000 });
-  await page.screenshot({ path: join(artifacts, 'dashboard-promoted.png') });
+  await tile.screenshot({ path: join(artifacts, 'dashboard-promoted.png') });
   assert.equal(app.stations[0]!.model!.manifest.version, '1.2.0');
 
   await tile.locator('button[data-act="rollback"]').click();
   await tile.locator('.meta').first().filter({ hasText: 'label-orientation@1.0.0' }).waitFor({ timeout: 15_000 });
-  await page.screenshot({ path: join(artifacts, 'dashboard-rolled-back.png') });
+  await tile.screenshot({ path: join(artifacts, 'dashboard-rolled-back.png') });
   assert.equal(app.stations[0]!.model!.manifest.version, '1.0.0');
   assert.equal(asked, 1, 'the token is asked once for the tab');
 

@@ -77,6 +77,8 @@ const kinds = ['pass', 'fail', 'uncertain', 'timeout', 'error'];
 // cannot send headers, so the token goes on in their query.
 const readToken = new URLSearchParams(location.search).get('access_token');
 const withToken = (url) => (readToken ? url + (url.includes('?') ? '&' : '?') + 'access_token=' + encodeURIComponent(readToken) : url);
+// fetch() can send a header, so reads through it carry the token there, never in the URL.
+const read = (url) => fetch(url, readToken ? { headers: { authorization: 'Bearer ' + readToken } } : {});
 const latencies = {};
 const imageAt = {};
 const budgets = {};
@@ -222,7 +224,7 @@ function showImage(c, id, which, v, caption) {
 function row(v, withStation) {
   return el('tr', { 'data-verdict': v.verdict },
     el('td', {}, new Date(v.decidedAt).toLocaleTimeString()), ...(withStation ? [el('td', {}, v.camera)] : []), el('td', {}, v.partId),
-    el('td', { class: 'v ' + v.verdict }, v.verdict), el('td', {}, v.label ?? (v.error ? v.error.code : '')),
+    el('td', { class: 'v ' + v.verdict }, v.verdict), el('td', {}, v.label ?? (v.error ? v.error.code : v.errorCode ?? '')),
     el('td', {}, v.score == null ? '' : v.score.toFixed(3)), el('td', {}, (v.totalMs ?? v.timings.totalMs).toFixed(1)),
     el('td', {}, typeof v.model === 'string' ? v.model.split('@')[1] : v.model ? v.model.version : ''));
 }
@@ -260,12 +262,12 @@ function renderVerdict(v) {
 const feedFilter = () => ({ station: document.getElementById('f-station').value, verdict: document.getElementById('f-verdict').value, since: document.getElementById('f-since').value });
 async function loadFeed() {
   const f = feedFilter();
-  const q = new URLSearchParams({ limit: '50' });
+  const q = new URLSearchParams({ limit: '30' });
   if (f.station) q.set('station', f.station);
   if (f.verdict) q.set('verdict', f.verdict);
   if (f.since) q.set('since', new Date(Date.now() - Number(f.since) * 1000).toISOString());
   try {
-    const res = await fetch(withToken('/verdicts?' + q));
+    const res = await read('/verdicts?' + q);
     if (!res.ok) return;
     const body = await res.json();
     document.querySelector('#feed tbody').replaceChildren(...body.items.map((v) => row(v, true)));
@@ -276,14 +278,14 @@ function feedLive(v) {
   if ((f.station && v.camera !== f.station) || (f.verdict && v.verdict !== f.verdict)) return;
   const body = document.querySelector('#feed tbody');
   body.prepend(row(v, true));
-  while (body.children.length > 50) body.lastChild.remove();
+  while (body.children.length > 30) body.lastChild.remove();
 }
 for (const id of ['f-station', 'f-verdict', 'f-since']) document.getElementById(id).addEventListener('change', loadFeed);
 
 // Model panel: the versions on disk, and the shadow trial with its live agreement.
 async function loadModels() {
   try {
-    const res = await fetch(withToken('/models'));
+    const res = await read('/models');
     if (!res.ok) return;
     const body = await res.json();
     for (const c of document.querySelectorAll('section.station')) {
@@ -300,7 +302,7 @@ async function loadShadow(id) {
   const c = document.getElementById('st-' + id);
   let trial;
   try {
-    const res = await fetch(withToken('/stations/' + encodeURIComponent(id) + '/shadow'));
+    const res = await read('/stations/' + encodeURIComponent(id) + '/shadow');
     if (!res.ok) return;
     trial = (await res.json()).trial;
   } catch { return; }
@@ -320,7 +322,7 @@ async function loadShadow(id) {
     vs.map((a) => '<tr><th>' + a + '</th>' + vs.map((b) => '<td class="' + (a === b ? 'agree' : '') + '">' + trial.confusion[a][b] + '</td>').join('') + '</tr>').join('');
   if (!trial.disagreements) { dis.hidden = true; return; }
   try {
-    const res = await fetch(withToken('/stations/' + encodeURIComponent(id) + '/shadow/disagreements'));
+    const res = await read('/stations/' + encodeURIComponent(id) + '/shadow/disagreements');
     const items = (await res.json()).items.slice(0, 10);
     dis.hidden = false;
     dis.querySelector('tbody').replaceChildren(...items.map((d) => el('tr', {},

@@ -38,7 +38,7 @@ const refusals = { 400: errorBody, 401: errorBody, 404: errorBody, 409: errorBod
 const archiveTypes = ['application/gzip', 'application/x-gzip', 'application/x-tar', 'application/octet-stream'];
 
 export const modelRoutes: FastifyPluginAsync<{ models: ModelsView; uploads: UploadSlots }> = async (app, { models, uploads }) => {
-  app.get('/models', { config: { tokenInQuery: true }, schema: { summary: 'Model versions on disk and the stations serving each.', response: { 401: errorBody } } as object }, async () => ({ models: await models.list() }));
+  app.get('/models', { schema: { summary: 'Model versions on disk and the stations serving each.', response: { 401: errorBody } } as object }, async () => ({ models: await models.list() }));
 
   // The upload in a scope of its own, so only it takes archive bodies, and it takes them as the
   // raw request stream (no parseAs): the handler counts the bytes into a staging file.

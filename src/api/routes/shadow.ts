@@ -70,7 +70,6 @@ const judged = { type: 'object', properties: { verdict: { type: 'string' }, labe
 
 export const shadowRoutes: FastifyPluginAsync<{ shadow: ShadowView }> = async (app, { shadow }) => {
   app.get<{ Params: { id: string } }>('/stations/:id/shadow', {
-    config: { tokenInQuery: true },
     schema: {
       summary: 'The running shadow trial of a station (or the last one, once ended): agreement, confusion matrix, score differences, latency, errors, and what the promotion policy still waits for.',
       params: stationParams,
@@ -109,7 +108,6 @@ export const shadowRoutes: FastifyPluginAsync<{ shadow: ShadowView }> = async (a
   }, async (req) => shadow.promote(req.params.id));
 
   app.get<{ Params: { id: string } }>('/stations/:id/shadow/disagreements', {
-    config: { tokenInQuery: true },
     schema: {
       summary: 'Parts where the candidate and the active version gave different verdicts, newest first, with the evidence record of the part\'s image where the evidence store kept it (GET /evidence/{evidenceId}/image).',
       params: stationParams,

@@ -6,7 +6,6 @@ import { errorBody } from '../schemas.js';
 
 export const verdictRoutes: FastifyPluginAsync<{ log: VerdictLog }> = async (app, { log }) => {
   app.get<{ Querystring: { station?: string; verdict?: VerdictKind; since?: string; limit?: number } }>('/verdicts', {
-    config: { tokenInQuery: true },
     schema: {
       summary: 'Recent verdicts, newest first (the process keeps the last 2,000 passes and 20,000 others): filter by station, verdict and since (ISO time).',
       querystring: {
@@ -16,7 +15,6 @@ export const verdictRoutes: FastifyPluginAsync<{ log: VerdictLog }> = async (app
           verdict: { type: 'string', enum: [...verdictKinds] },
           since: { type: 'string', format: 'date-time' },
           limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-          access_token: { type: 'string' },
         },
         additionalProperties: false,
       },
