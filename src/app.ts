@@ -22,6 +22,7 @@ import { ModelRegistry } from './models/registry.js';
 import { loadPublicKey } from './models/signature.js';
 import type { KeyObject } from 'node:crypto';
 import { Station } from './pipeline/station.js';
+import { ShadowTrials } from './shadow/trials.js';
 import { CameraWatch } from './pipeline/camera-watch.js';
 import { brokerAccessFromConfig } from './publish/broker-access.js';
 import { EmbeddedBroker } from './publish/embedded-broker.js';
@@ -80,6 +81,7 @@ export class App {
   /** Trusted model-signing keys, read once at start. */
   #keys: KeyObject[] = [];
   #models: ModelManager | undefined;
+  #shadow: ShadowTrials | undefined;
   #watcher: ModelWatcher | undefined;
   #apiUrl = '';
   #mqttUrl = '';
@@ -133,6 +135,12 @@ export class App {
   get models(): ModelManager {
     if (!this.#models) throw new Error('models are not loaded yet');
     return this.#models;
+  }
+
+  /** Shadow trials (start, promote, stop, report); available once start() has loaded the models. */
+  get shadow(): ShadowTrials {
+    if (!this.#shadow) throw new LinesightError('LS_ERR_NOT_READY', undefined, { args: ['models are not loaded yet'] });
+    return this.#shadow;
   }
 
   get evidence(): EvidenceStore | undefined {
@@ -247,6 +255,23 @@ export class App {
     await models.start();
     this.#models = models;
     this.#stops.push(() => models.stop());
+    const sh = config.shadow;
+    const shadow = new ShadowTrials({
+      stations: this.stations,
+      models,
+      pool: this.pool,
+      bus: this.bus,
+      clock: this.clock,
+      log: log.child({ component: 'shadow' }),
+      defaults: { share: sh.share, policy: { ...sh.policy, maxLatencyMs: sh.policy.maxLatencyMs ?? null } },
+      maxLagMs: sh.maxLagMs,
+      reportEveryParts: sh.reportEveryParts,
+      maxDisagreements: sh.maxDisagreements,
+      evidenceFor: (id) => this.#evidence?.ref(id)?.id ?? null,
+    });
+    shadow.start();
+    this.#shadow = shadow;
+    this.#stops.push(() => shadow.stop());
     for (const station of this.stations) {
       const m = station.model!;
       this.readiness.set(`station:${station.id}`, false, `model ${m.manifest.name}@${m.manifest.version} ready; source not started`);
@@ -304,6 +329,19 @@ export class App {
     if (feed) {
       feed.start();
       this.#stops.push(() => feed.stop());
+    }
+
+    // Events about models and shadow trials go to the local broker beside the verdicts.
+    this.bus.on('model-changed', (e) => local.publishEvent(e.camera, { type: 'model-changed', from: e.from, to: e.to, reason: e.reason }));
+    this.bus.on('shadow', (e) => local.publishEvent(e.camera, { ...e, type: `shadow-${e.kind}` }));
+    // Trials named in the config start once the stations have a model (a candidate that fails its checks is logged; the station serves on).
+    for (const sc of config.stations) {
+      if (!sc.shadow) continue;
+      try {
+        await shadow.begin(sc.id, { model: sc.shadow.model, ...(sc.shadow.share !== undefined ? { share: sc.shadow.share } : {}) });
+      } catch (err) {
+        log.error({ camera: sc.id, candidate: sc.shadow.model, err }, 'the configured shadow trial cannot start; the station serves without it');
+      }
     }
 
     await this.#enter('stations');
@@ -514,6 +552,7 @@ export class App {
             return m ? [{ camera: s.id, name: m.manifest.name, version: m.manifest.version, provider: m.provider }] : [];
           }),
         queues: () => this.#queueReporters.flatMap((r) => r.queues()),
+        shadow: () => this.#shadow?.running() ?? [],
         broker: () => ({ ...(this.#broker?.refusals ?? {}) }),
         cloud: () => {
           if (!this.cloud) return undefined;
@@ -547,6 +586,14 @@ export class App {
         bus: this.bus,
         stations: () => this.stations.map((s) => s.status()),
         image: (id, which) => this.stations.find((s) => s.id === id)?.image(which),
+        imageOf: (id, seq) => this.stations.find((s) => s.id === id)?.imageOf(seq),
+      },
+      shadow: {
+        begin: (station, req) => this.shadow.begin(station, req),
+        end: (station) => this.shadow.end(station),
+        promote: (station) => this.shadow.promote(station),
+        report: (station) => this.shadow.report(station),
+        disagreements: (station) => this.shadow.disagreements(station),
       },
       models: {
         maxUploadBytes,

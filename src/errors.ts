@@ -77,6 +77,12 @@ export const errorTable = {
   // Hardware sizing (issue 11): `linesight bench`.
   LS_ERR_BENCH_OPTION: { message: 'invalid bench option %s', status: 400 },
   LS_ERR_BENCH_REFERENCE_MODEL: { message: 'cannot make reference model %s', status: 501 },
+  // Shadow trials (issue 14): a candidate version beside the active one, on spare capacity.
+  LS_ERR_SHADOW_DROPPED: { message: 'shadow run dropped unrun (%s)', status: 503 },
+  LS_ERR_SHADOW_ACTIVE: { message: 'station %s already runs a shadow trial', status: 409 },
+  LS_ERR_SHADOW_NONE: { message: 'station %s runs no shadow trial', status: 404 },
+  LS_ERR_SHADOW_SAME: { message: 'the candidate %s is the version the station serves', status: 409 },
+  LS_ERR_NO_IMAGE_FOR_PART: { message: 'no image kept for part %s', status: 404 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;

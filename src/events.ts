@@ -21,6 +21,21 @@ export interface LinesightEvents {
    * (`trigger`), its local MQTT connection (`local-mqtt`). Changes only. `camera` null: the whole line.
    */
   'health-changed': { camera: string | null; component: string; ok: boolean; detail: string };
+  shadow: ShadowEvent;
+}
+
+/**
+ * A shadow trial's news: started, agreement (every few parts), ready (meets the policy, waiting
+ * for a person), promoted, stopped, rolled-back (the promoted version was rolled back).
+ */
+export interface ShadowEvent {
+  camera: string;
+  kind: 'started' | 'agreement' | 'ready' | 'promoted' | 'stopped' | 'rolled-back';
+  candidate: string;
+  active: string;
+  parts: number | null;
+  agreement: number | null;
+  detail?: string;
 }
 
 type Listener<T> = (payload: T) => void;

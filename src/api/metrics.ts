@@ -5,9 +5,10 @@ import type { EvidenceUploaderHealth } from '../evidence/s3-uploader.js';
 import type { CloudFeedStats } from '../publish/cloud-feed.js';
 import type { QueueReport } from '../queues.js';
 import type { Verdict } from '../verdict.js';
+import type { TrialReport } from '../shadow/trial.js';
 
 export interface MetricsSources {
-  pool: () => { workers: number; running: number; queued: number; crashed: number; hung: number; refused: number; shed: number };
+  pool: () => { workers: number; running: number; queued: number; crashed: number; hung: number; refused: number; shed: number; spare?: { completed: number; dropped: Record<string, number> } };
   threads: () => Array<{ threadId: number; resident: string[]; warming: boolean }>;
   estimates: () => Array<{ model: string; size: string; ms: number }>;
   triggers: () => Array<{ camera: string; kind: string; up: boolean; fired: number; repeats: number; restarts: number; rejectedPayloads?: Partial<Record<string, number>> }>;
@@ -24,6 +25,8 @@ export interface MetricsSources {
   cloudFeed?: () => CloudFeedStats | undefined;
   /** The S3 uploader of evidence images, when evidence.s3 is set. */
   evidenceUpload?: () => EvidenceUploaderHealth | undefined;
+  /** Running shadow trials (issue 14). */
+  shadow?: () => TrialReport[];
 }
 
 export interface CloudMetrics {
@@ -182,6 +185,27 @@ export function createMetrics(bus: EventBus, sources: MetricsSources): Registry 
   sampled('linesight_camera_state', 'Camera health: 1 for the current state (connecting, streaming, stalled, failed, ...).', ['camera', 'state'], () =>
     sources.cameras().flatMap((c) => cameraStates.map((st): [Record<string, string>, number] => [{ camera: c.camera, state: st }, c.state === st ? 1 : 0])),
   );
+
+  const trials = () => sources.shadow?.() ?? [];
+  const trialLabels = (t: TrialReport) => ({ camera: t.station, active: t.active, candidate: t.candidate });
+  sampled('linesight_shadow_parts', 'Parts compared by the running shadow trial, by the active version\'s verdict and the candidate\'s (the confusion matrix).', ['camera', 'active', 'candidate', 'active_verdict', 'candidate_verdict'], () =>
+    trials().flatMap((t) =>
+      Object.entries(t.confusion).flatMap(([a, row]) => Object.entries(row).map(([c, n]): [Record<string, string>, number] => [{ ...trialLabels(t), active_verdict: a, candidate_verdict: c }, n])),
+    ),
+  );
+  sampled('linesight_shadow_agreement', 'Share of compared parts where the shadow candidate gave the active version\'s verdict.', ['camera', 'active', 'candidate'], () =>
+    trials().flatMap((t) => (t.agreement === null ? [] : [[trialLabels(t), t.agreement] as [Record<string, string>, number]])),
+  );
+  sampled('linesight_shadow_errors', 'Errors of the shadow candidate in the running trial.', ['camera', 'active', 'candidate'], () => trials().map((t) => [trialLabels(t), t.errors]));
+  sampled('linesight_shadow_dropped', 'Shadow runs of the running trial dropped for want of spare capacity.', ['camera', 'active', 'candidate'], () => trials().map((t) => [trialLabels(t), t.dropped]));
+  sampled('linesight_shadow_latency_p99_seconds', 'Worker time p99 (preprocess + inference) of the shadow candidate.', ['camera', 'active', 'candidate'], () =>
+    trials().flatMap((t) => (t.latencyMs.candidate.p99 === null ? [] : [[trialLabels(t), t.latencyMs.candidate.p99 / 1000] as [Record<string, string>, number]])),
+  );
+  sampled('linesight_shadow_ready', '1 while the running trial meets its promotion policy.', ['camera', 'active', 'candidate'], () => trials().map((t) => [trialLabels(t), t.judgement.ready ? 1 : 0]));
+  sampled('linesight_pool_spare_dropped', 'Spare-capacity (shadow) runs the pool dropped unrun since start, by reason (load, stale, full, closed).', ['reason'], () =>
+    Object.entries(sources.pool().spare?.dropped ?? {}).map(([reason, n]): [Record<string, string>, number] => [{ reason }, n]),
+  );
+  sampled('linesight_pool_spare_completed', 'Spare-capacity (shadow) runs completed since start.', [], () => [[{}, sources.pool().spare?.completed ?? 0]]);
 
   const queues = () => sources.queues?.() ?? [];
   sampled('linesight_queue_depth', 'Items held now by each bounded queue or buffer.', ['queue'], () => queues().map((q) => [{ queue: q.queue }, q.depth]));

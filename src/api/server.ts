@@ -13,6 +13,9 @@ import { liveRoutes, type LiveView } from './routes/live.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { outboxRoutes, type OutboxView } from './routes/outbox.js';
 import { evidenceRoutes, type EvidenceView } from './routes/evidence.js';
+import { shadowRoutes, type ShadowView } from './routes/shadow.js';
+import { verdictRoutes } from './routes/verdicts.js';
+import { VerdictLog } from './verdict-log.js';
 import { accessControl } from './auth.js';
 import type { LiveClients } from './live-clients.js';
 import type { UploadSlots } from './uploads.js';
@@ -22,6 +25,8 @@ export interface ApiDeps {
   /** Require the token on read routes too (all but /healthz and /readyz). */
   protectReads: boolean;
   models: ModelsView;
+  /** Shadow trials (issue 14). */
+  shadow?: ShadowView;
   uploads: UploadSlots;
   live: LiveView;
   liveClients: LiveClients;
@@ -66,6 +71,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.register(metricsRoutes, { registry: deps.metrics });
   app.register(stationRoutes, { stations: deps.stations });
   app.register(modelRoutes, { models: deps.models, uploads: deps.uploads });
+  if (deps.shadow) app.register(shadowRoutes, { shadow: deps.shadow });
+  const verdictLog = new VerdictLog({ passes: 2000, others: 20_000 });
+  verdictLog.start(deps.live.bus);
+  app.addHook('onClose', async () => verdictLog.stop());
+  app.register(verdictRoutes, { log: verdictLog });
   app.register(liveRoutes, { live: deps.live, clients: deps.liveClients });
   app.register(evidenceRoutes, { evidence: deps.evidence });
   app.register(dashboardRoutes);

@@ -208,6 +208,43 @@ const StationEvidenceConfig = Type.Object(
   { additionalProperties: false, title: 'Evidence', description: 'Overrides the evidence section for this station.' },
 );
 
+const StationShadowConfig = Type.Object(
+  {
+    model: Type.String({
+      title: 'Candidate',
+      description: 'The candidate version (name@version) run beside the active one from start-up; its answers are compared, never published.',
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*@[A-Za-z0-9][A-Za-z0-9_.+-]*$',
+    }),
+    share: Type.Optional(Type.Number({ title: 'Share', description: 'Share of decided parts the candidate sees (0 to 1, spread evenly); default: shadow.share.', exclusiveMinimum: 0, maximum: 1 })),
+  },
+  { additionalProperties: false, title: 'Shadow trial', description: 'Starts a shadow trial on this station at start-up (the API and the dashboard start them live).' },
+);
+
+export const ShadowConfig = Type.Object(
+  {
+    share: Type.Number({ title: 'Share', description: 'Share of decided parts a candidate sees, spread evenly (1: every part).', exclusiveMinimum: 0, maximum: 1, default: 1 }),
+    maxLagMs: Type.Integer({ title: 'Max lag', description: 'A candidate run not started this long after its part was decided is dropped (spare capacity did not come).', minimum: 1, maximum: 60000, default: 500 }),
+    reportEveryParts: Type.Integer({ title: 'Report interval', description: 'An `agreement` event (bus, MQTT) every this many compared parts; 0: none.', minimum: 0, default: 10 }),
+    maxDisagreements: Type.Integer({ title: 'Disagreements kept', description: 'Newest disagreements kept per trial for the report.', minimum: 1, maximum: 10000, default: 200 }),
+    policy: Type.Object(
+      {
+        minParts: Type.Integer({ title: 'Minimum parts', description: 'Parts compared before the candidate can be promoted.', minimum: 1, default: 500 }),
+        minAgreement: Type.Number({ title: 'Minimum agreement', description: 'Share of compared parts with the same verdict (pass, fail, uncertain) as the active version.', minimum: 0, maximum: 1, default: 0.99 }),
+        maxErrors: Type.Integer({ title: 'Maximum errors', description: 'Candidate errors (decode, inference, crashed or hung thread) tolerated.', minimum: 0, default: 0 }),
+        maxLatencyMs: Type.Optional(Type.Number({ title: 'Latency limit', description: 'Candidate worker time p99 (preprocess + inference) allowed, in ms; default: the station budget.', exclusiveMinimum: 0 })),
+        mode: OneOf(['manual', 'auto'] as const, { title: 'Mode', description: 'auto: promote as soon as the policy holds; manual: announce it (event `ready`) and wait for a person to promote.', default: 'manual' }),
+      },
+      { additionalProperties: false, default: {}, title: 'Promotion policy', description: 'When a candidate has earned the line.' },
+    ),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    title: 'Shadow trials',
+    description: 'A candidate version beside the active one sees the same parts on spare capacity only (lowest priority, dropped first, never before a part); its answers are compared and recorded, never published.',
+  },
+);
+
 export const StationConfig = Type.Object(
   {
     id: Id('Camera id', 'Station (camera) id; used in MQTT topics and metrics labels.'),
@@ -226,6 +263,7 @@ export const StationConfig = Type.Object(
     maxQueue: Type.Integer({ title: 'Max queue', description: 'Free-run only: unstarted frames kept per station; beyond this the oldest is shed and counted.', minimum: 1, maximum: 1000, default: 4 }),
     cloud: Type.Optional(StationCloudConfig),
     evidence: Type.Optional(StationEvidenceConfig),
+    shadow: Type.Optional(StationShadowConfig),
   },
   { additionalProperties: false },
 );
@@ -536,6 +574,7 @@ export const ConfigSchema = Type.Object(
     evidence: EvidenceConfig,
     api: ApiConfig,
     inference: InferenceConfig,
+    shadow: ShadowConfig,
     summary: Type.Object(
       { intervalMs: Type.Integer({ title: 'Interval', description: 'Milliseconds between console summary lines; 0 turns them off.', minimum: 0, default: 5000 }) },
       { additionalProperties: false, default: {}, title: 'Console summary', description: 'Periodic one-line summary on stdout.' },
@@ -566,5 +605,6 @@ export type CloudConfig = Static<typeof CloudConfig>;
 export type CloudSendConfig = Static<typeof CloudSendConfig>;
 export type StationCloudConfig = Static<typeof StationCloudConfig>;
 export type EvidenceConfig = Static<typeof EvidenceConfig>;
+export type ShadowConfig = Static<typeof ShadowConfig>;
 
 export type { TSchema };

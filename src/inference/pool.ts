@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import type { FrameImage } from '../capture/frame.js';
 import type { EdfEntry } from './edf-queue.js';
 import { FairQueue } from './fair-queue.js';
+import { SpareQueue, type SpareDropReason, type SpareEntry } from './spare-queue.js';
 import { defaultMaxImagePixels, type ModelRef, type ResultMessage, type TaskMessage, type WorkerOptions, type WorkerResult, type WorkerTask } from './messages.js';
 import type { RuntimeOptions } from './runtimes/runtime.js';
 import { ServiceEstimates, estimateKey, type EstimateOptions } from './service-estimates.js';
@@ -40,6 +41,15 @@ export interface PoolOptions extends RuntimeOptions {
   maxImagePixels?: number;
   /** The thread entry; tests substitute one that wraps the real handler. */
   workerFile?: URL;
+  /** Spare-capacity work (shadow trials) waiting at most: beyond it the oldest is dropped. */
+  spareQueue?: number;
+  /**
+   * Threads kept free of spare-capacity work: it starts only when at least this many other
+   * threads are idle, so a part arriving meanwhile finds a thread. Default 1 (0 with 1 worker).
+   */
+  spareReserve?: number;
+  /** After a part had to wait for a thread, no spare-capacity work starts for this long (ms). */
+  spareCooldownMs?: number;
 }
 
 export interface InferJob {
@@ -53,6 +63,17 @@ export interface InferJob {
   /** Free-run frames may be shed under overload; triggered parts never are. */
   shedBeyond?: number | undefined;
   signal?: AbortSignal;
+}
+
+/** Work for spare capacity only (a shadow trial's run): never before a part, dropped first. */
+export interface SpareJob {
+  station: string;
+  model: ModelRef;
+  image: FrameImage;
+  /** Monotonic ms after which it is dropped unrun (LS_ERR_SHADOW_DROPPED, reason stale). */
+  expiresAt: number;
+  /** For the hang limit, as for parts. */
+  budgetMs: number;
 }
 
 /** A worker's result, plus when the pool handed the part to a worker (pool clock). */
@@ -81,6 +102,8 @@ export interface PoolStats {
   refused: number;
   shed: number;
   controlsPending: number;
+  /** Spare-capacity work: waiting, run to completion, and dropped unrun by reason. */
+  spare: { queued: number; running: number; completed: number; dropped: Record<SpareDropReason, number> };
 }
 
 export interface ThreadReport {
@@ -100,6 +123,8 @@ interface PendingPart {
   reject: (e: unknown) => void;
   onAbort?: () => void;
   entry?: EdfEntry<PendingPart>;
+  /** Spare-capacity work: not in the stations' queues, not counted in their fair share. */
+  spare?: boolean;
 }
 
 interface Control {
@@ -146,6 +171,10 @@ const failed = (code: ErrorCode | string, message: string, at: number): WorkerRe
 export class InferencePool {
   readonly #o: Required<Omit<PoolOptions, 'estimates'>>;
   readonly #queue: FairQueue<PendingPart>;
+  readonly #spare: SpareQueue<PendingPart>;
+  #spareCompleted = 0;
+  /** When a part last waited for a thread: capacity is not spare for a while after. */
+  #partWaitedAt = -Infinity;
   readonly #estimates: ServiceEstimates;
   readonly #threads: Thread[] = [];
   /** Models every thread must hold: warmed on each new thread before it takes parts. */
@@ -167,11 +196,15 @@ export class InferencePool {
       controlWaitMs: 250,
       activeWindowMs: 1000,
       workerFile: defaultWorkerFile,
+      spareQueue: 2 * options.workers,
+      spareReserve: options.workers > 1 ? 1 : 0,
+      spareCooldownMs: 1000,
       ...options,
       maxImagePixels: options.maxImagePixels ?? defaultMaxImagePixels,
     };
     this.#queue = new FairQueue({ workers: options.workers, activeWindowMs: this.#o.activeWindowMs });
     this.#estimates = new ServiceEstimates(options.estimates);
+    this.#spare = new SpareQueue(this.#o.spareQueue);
   }
 
   start(): void {
@@ -183,10 +216,16 @@ export class InferencePool {
   get stats(): PoolStats {
     return {
       workers: this.#o.workers,
-      running: this.#threads.filter((t) => t.running?.part).length,
+      running: this.#threads.filter((t) => t.running?.part && !t.running.part.spare).length,
       queued: this.#queue.size,
       ...this.#counts,
       controlsPending: this.#threads.reduce((n, t) => n + t.controls.length, 0),
+      spare: {
+        queued: this.#spare.size,
+        running: this.#threads.filter((t) => t.running?.part?.spare).length,
+        completed: this.#spareCompleted,
+        dropped: { ...this.#spare.dropped },
+      },
     };
   }
 
@@ -233,6 +272,32 @@ export class InferencePool {
       if (job.shedBeyond !== undefined && this.#queue.sizeOf(job.station) > job.shedBeyond) this.#shedOldest(job.station, job.shedBeyond);
       this.#pump();
     });
+  }
+
+  /**
+   * Runs `job` only on spare capacity: after every waiting part, on a thread taken while at
+   * least `spareReserve` others stay idle, and never once parts queue up (then everything
+   * waiting here is dropped). Rejects with LS_ERR_SHADOW_DROPPED when it never ran.
+   */
+  inferOnSpare(job: SpareJob): Promise<PoolResult> {
+    if (!this.#started || this.#closing) return Promise.reject(new LinesightError('LS_ERR_POOL_CLOSED'));
+    const now = this.#o.clock.now();
+    return new Promise<PoolResult>((resolve, reject) => {
+      const pending: PendingPart = {
+        job: { station: job.station, model: job.model, image: job.image, deadline: job.expiresAt, budgetMs: job.budgetMs },
+        enqueuedAt: now,
+        key: estimateKey(job.model.key, job.image),
+        resolve,
+        reject,
+        spare: true,
+      };
+      this.#rejectSpare(this.#spare.push({ value: pending, expiresAt: job.expiresAt }), 'full');
+      this.#pump();
+    });
+  }
+
+  #rejectSpare(entries: ReadonlyArray<{ value: PendingPart }>, reason: SpareDropReason): void {
+    for (const e of entries) e.value.reject(new LinesightError('LS_ERR_SHADOW_DROPPED', undefined, { args: [reason] }));
   }
 
   #refusal(job: InferJob, now: number, estimateMs: number | null): LinesightError {
@@ -347,14 +412,15 @@ export class InferencePool {
     } else if (run.part) {
       const p = run.part;
       const workerMs = now - run.startedAt;
-      this.#queue.finished(p.job.station, workerMs, now);
+      if (!p.spare) this.#queue.finished(p.job.station, workerMs, now);
       // Every finished run teaches the estimate, late ones included: that is what stops lock-in. A
       // model load is not service time (it would make later parts look hopeless), and a thread that
       // died or hung measured nothing.
       if (result.threadId >= 0 && (result.ok || result.stage !== 'load')) {
         this.#estimates.record(p.key, result.timings.preprocessMs + result.timings.inferenceMs, now);
       } else this.#estimates.release(p.key);
-      if (result.threadId >= 0) this.#counts.completed++;
+      if (result.threadId >= 0 && p.spare) this.#spareCompleted++;
+      else if (result.threadId >= 0) this.#counts.completed++;
       p.resolve({ ...result, dispatchedAt: run.startedAt });
     }
     this.#notifyIdle();
@@ -450,8 +516,34 @@ export class InferencePool {
       if (thread.controls.some((x) => x.beforeParts)) continue;
       this.#startNextPart(thread, now);
     }
+    this.#pumpSpare(now);
     // A control task waiting behind parts gets its turn when its wait runs out, even if no thread frees up sooner.
     if (this.#queue.size > 0 && this.#threads.some((t) => !t.running && t.controls.length)) this.#scheduleControlCheck();
+  }
+
+  /** Spare-capacity work on threads that nothing else wants, keeping `spareReserve` threads idle. */
+  #pumpSpare(now: number): void {
+    if (this.#queue.size > 0) this.#partWaitedAt = now;
+    if (this.#spare.size === 0) return;
+    // A part is waiting for a thread, or did a moment ago: the line needs every thread, and a
+    // spare run started now could hold one when the next burst comes. Spare work is given up.
+    if (now - this.#partWaitedAt < this.#o.spareCooldownMs) {
+      this.#rejectSpare(this.#spare.clear('load'), 'load');
+      return;
+    }
+    const free = () => this.#threads.filter((t) => !t.running && !t.dead && t.controls.length === 0);
+    for (;;) {
+      const idle = free();
+      if (idle.length <= this.#o.spareReserve) return;
+      const stale: Array<SpareEntry<PendingPart>> = [];
+      const entry = this.#spare.take(now, stale);
+      this.#rejectSpare(stale, 'stale');
+      if (!entry) return;
+      const p = entry.value;
+      const image = { ...p.job.image, data: ownedBuffer(p.job.image.data) };
+      const limit = Math.max(this.#o.hungMinMs, (p.job.budgetMs ?? 100) * this.#o.hungAfterBudgets);
+      this.#run(idle[0]!, { part: p }, { kind: 'infer', model: p.job.model, image }, limit, [image.data.buffer as ArrayBuffer]);
+    }
   }
 
   #scheduleControlCheck(): void {
@@ -502,6 +594,7 @@ export class InferencePool {
   async close(drainMs = 5000): Promise<void> {
     if (!this.#started || this.#closing) return;
     this.#closing = true;
+    this.#rejectSpare(this.#spare.clear('closed'), 'closed');
     try {
       await waitAtMost(this.idle(), drainMs, this.#o.clock);
     } finally {

@@ -194,6 +194,20 @@ export class ModelManager {
     return this.activate(stationId, previous, 'rollback');
   }
 
+  /**
+   * Loads, warms and checks `ref` in every thread like an activation, without serving it (a
+   * shadow trial's candidate). On any failure nothing stays resident and the error says why.
+   */
+  async prepareCandidate(ref: string): Promise<LoadedModel> {
+    return (await this.#prepare(ref)).model;
+  }
+
+  /** A candidate no longer needed leaves the workers, unless a station serves it by now. */
+  async releaseCandidate(model: LoadedModel): Promise<void> {
+    if (this.#o.stations.some((s) => s.model?.ref.key === model.ref.key)) return;
+    await this.#o.pool.unload(model.ref);
+  }
+
   /** A version that appeared on disk: stations serving an older version of that model move to it. */
   async offer(name: string, version: string): Promise<ActivationReport[]> {
     const reports: ActivationReport[] = [];

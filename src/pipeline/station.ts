@@ -58,6 +58,11 @@ export interface StationImage {
 // Encoded frames are small and copied for every part, so the last reject is always there; raw
 // frames (megabytes each) at most a few times a second.
 const rawSnapshotIntervalMs = 250;
+// Frames kept by part sequence for the dashboard: a browser asks for a part's image a few
+// hundred ms after its verdict; at 10 parts/s these cover well over a second.
+// Raw frames are megabytes each, so the bytes are bounded too (the newest one is always kept).
+const recentImages = 32;
+const recentImageBytes = 16 * 1024 * 1024;
 
 /** A trigger waiting for its frame. */
 interface WaitingTrigger {
@@ -103,6 +108,10 @@ export class Station implements QueueReporter {
   #sourceError: string | null = null;
   #lastSnapshotAt = -Infinity;
   #images: { last?: StationImage; reject?: StationImage } = {};
+  /** The newest parts' frames by sequence, so a caption's image can be fetched by its part. */
+  readonly #recent: StationImage[] = [];
+  #recentBytes = 0;
+  #shadowTap: ((part: DecidedPart) => void) | undefined;
 
   constructor(options: StationOptions) {
     this.#o = options;
@@ -119,6 +128,23 @@ export class Station implements QueueReporter {
 
   get model(): ServingModel | undefined {
     return this.#model;
+  }
+
+  get budgetMs(): number {
+    return this.#o.config.budgetMs;
+  }
+
+  /** The station's threshold override, if its config has one (a candidate decides by it too). */
+  get thresholds(): { pass: number; fail: number } | undefined {
+    return this.#o.config.thresholds;
+  }
+
+  /**
+   * A shadow trial's tap: told of every decided part with a copy of its frame, after the verdict
+   * is built and before it is published. Like onDecided, it must only look and queue.
+   */
+  setShadowTap(tap: ((part: DecidedPart) => void) | undefined): void {
+    this.#shadowTap = tap;
   }
 
   /** Switches the model for parts captured from now on; parts in flight keep theirs. */
@@ -357,7 +383,7 @@ export class Station implements QueueReporter {
   #accept(frame: Frame, info: { seq: number; partId?: string | undefined; startAt: number; triggeredWall?: number }): void {
     const { clock, config, pool } = this.#o;
     const part = this.#newPart(frame, info);
-    if (frame.image.kind === 'encoded' || this.#o.snapshotEveryPart || clock.now() - this.#lastSnapshotAt >= rawSnapshotIntervalMs) {
+    if (frame.image.kind === 'encoded' || this.#o.snapshotEveryPart || this.#shadowTap || clock.now() - this.#lastSnapshotAt >= rawSnapshotIntervalMs) {
       part.snapshot = { ...frame.image, data: new Uint8Array(frame.image.data) };
       this.#lastSnapshotAt = clock.now();
     }
@@ -443,11 +469,21 @@ export class Station implements QueueReporter {
         this.#o.log.error({ err, camera: this.id, part: part.partId }, 'evidence hook failed');
       }
     }
+    if (this.#shadowTap && !part.noFrame) {
+      try {
+        this.#shadowTap({ verdict, image: part.snapshot, rule: part.model.rule });
+      } catch (err) {
+        this.#o.log.error({ err, camera: this.id, part: part.partId }, 'shadow trial hook failed');
+      }
+    }
     if (part.snapshot) {
       const { seq, partId, label, score, decidedAt, action } = verdict;
       const kept: StationImage = { image: part.snapshot, verdict: { seq, partId, verdict: verdict.verdict, action, label, score, decidedAt } };
       this.#images.last = kept;
       if (action === 'reject') this.#images.reject = kept;
+      this.#recent.push(kept);
+      this.#recentBytes += kept.image.data.byteLength;
+      while (this.#recent.length > 1 && (this.#recent.length > recentImages || this.#recentBytes > recentImageBytes)) this.#recentBytes -= this.#recent.shift()!.image.data.byteLength;
       part.snapshot = undefined;
     }
     this.#o.bus.emit('verdict', verdict);
@@ -457,6 +493,12 @@ export class Station implements QueueReporter {
   /** The last inspected frame, or the last rejected one, with its verdict. */
   image(which: 'last' | 'reject'): StationImage | undefined {
     return this.#images[which];
+  }
+
+  /** The frame of part `seq` while it is among the newest few kept (encoded frames: every part). */
+  imageOf(seq: number): StationImage | undefined {
+    for (let i = this.#recent.length - 1; i >= 0; i--) if (this.#recent[i]!.verdict.seq === seq) return this.#recent[i];
+    return undefined;
   }
 
   /** Resolves when no part in flight uses the model `key` (its version can then be unloaded). */

@@ -147,6 +147,19 @@ export class LocalMqttPublisher implements Publisher, QueueReporter {
     this.#pump(cam);
   }
 
+  /**
+   * Model lifecycle news for people and dashboards (QoS 1, not retained). Unlike verdicts these
+   * are not queued through an outage: the next event, the status API and /metrics say the same.
+   */
+  publishEvent(camera: string, event: Record<string, unknown> & { type: string }): void {
+    const cam = this.#cameras.get(camera);
+    if (!cam || this.#stopped || !cam.client.connected) return;
+    const payload = JSON.stringify({ ...event, line: this.#o.line, camera, at: new Date((this.#o.clock ?? systemClock).wallNow()).toISOString() });
+    cam.client.publish(topics.event(this.#o.topicPrefix, this.#o.line, camera), payload, { qos: 1 }, (err) => {
+      if (err) this.#o.bus.emit('publish-failed', { sink: this.name, error: redactText(err.message) });
+    });
+  }
+
   /** Hands queued verdicts to mqtt.js while connected, at most maxInflight unacknowledged. */
   #pump(cam: Camera): void {
     const max = this.#o.maxInflight ?? 100;

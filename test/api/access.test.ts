@@ -26,7 +26,7 @@ function appWith(t: Parameters<typeof tempDir>[0], api: Record<string, unknown>)
   return app;
 }
 
-const reads = ['/metrics', '/openapi.json', '/stations', '/stations/cam1', '/models', '/dashboard', '/events', '/stations/cam1/image', '/evidence'];
+const reads = ['/metrics', '/openapi.json', '/stations', '/stations/cam1', '/models', '/dashboard', '/events', '/stations/cam1/image', '/evidence', '/verdicts', '/stations/cam1/shadow', '/stations/cam1/shadow/disagreements'];
 const inQuery = new Set(['/dashboard', '/events', '/stations/cam1/image', '/evidence']);
 
 async function status(url: string, headers: Record<string, string> = {}): Promise<{ status: number; error?: string }> {

@@ -12,6 +12,8 @@ export interface LiveView {
   bus: EventBus;
   stations(): StationStatus[];
   image(station: string, which: 'last' | 'reject'): StationImage | undefined;
+  /** The frame of part `seq`, while the station still keeps it. */
+  imageOf(station: string, seq: number): StationImage | undefined;
   /** How often the status event is sent (ms). */
   statusIntervalMs?: number;
 }
@@ -37,11 +39,17 @@ function contentType(data: Uint8Array): string {
 export const liveRoutes: FastifyPluginAsync<{ live: LiveView; clients: LiveClients }> = async (app, { live, clients }) => {
   // One subscription and one status timer for all clients; each event is serialised once.
   const offVerdict = live.bus.on('verdict', (v) => clients.broadcast('verdict', v));
+  const offShadow = live.bus.on('shadow', (e) => clients.broadcast('shadow', e));
+  const offModel = live.bus.on('model-changed', (e) => clients.broadcast('model', e));
+  const offRefused = live.bus.on('model-refused', (e) => clients.broadcast('model-refused', e));
   const timer = setInterval(() => clients.broadcast('stations', live.stations()), live.statusIntervalMs ?? 2000);
   timer.unref();
   // Event streams never end by themselves: close them when the server closes, or it never does.
   app.addHook('onClose', async () => {
     offVerdict();
+    offShadow();
+    offModel();
+    offRefused();
     clearInterval(timer);
     clients.closeAll();
   });
@@ -49,7 +57,7 @@ export const liveRoutes: FastifyPluginAsync<{ live: LiveView; clients: LiveClien
   app.get('/events', {
     config: { tokenInQuery: true },
     schema: {
-      summary: 'Server-Sent Events: `verdict` for every verdict, `stations` (status of every station) every 2 s.',
+      summary: 'Server-Sent Events: `verdict` for every verdict, `stations` (status of every station) every 2 s, `model` (a station changed version), `model-refused`, `shadow` (shadow trial news).',
       description: 'At most api.events.maxClients at once (503 LS_ERR_SSE_LIMIT beyond); a client more than api.events.maxBufferedKB behind is disconnected.',
       querystring: accessQuery,
       response: { 401: errorBody, 503: errorBody },
@@ -62,14 +70,15 @@ export const liveRoutes: FastifyPluginAsync<{ live: LiveView; clients: LiveClien
     clients.send(res, 'stations', live.stations());
   });
 
-  app.get<{ Params: { id: string }; Querystring: { which?: 'last' | 'reject' } }>('/stations/:id/image', {
+  app.get<{ Params: { id: string }; Querystring: { which?: 'last' | 'reject'; seq?: number } }>('/stations/:id/image', {
     config: { tokenInQuery: true },
     schema: {
-      summary: 'The last inspected frame of a station (which=last), or the last one whose verdict rejected the part (which=reject); verdict in the X-Linesight-Verdict header.',
+      summary: 'The frame of part `seq` (while the station keeps it: the newest 32 parts), else the last inspected frame of a station (which=last) or the last one whose verdict rejected the part (which=reject); its verdict in the X-Linesight-Verdict header.',
+      description: 'A page that shows a part\'s verdict asks for its frame by seq, so image and caption are always the same part (which=last may already be a newer one).',
       params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
       querystring: {
         type: 'object',
-        properties: { which: { type: 'string', enum: ['last', 'reject'] }, t: { type: 'string', description: 'Cache buster; ignored.' }, ...accessQuery.properties },
+        properties: { which: { type: 'string', enum: ['last', 'reject'] }, seq: { type: 'integer', minimum: 0 }, t: { type: 'string', description: 'Cache buster; ignored.' }, ...accessQuery.properties },
         additionalProperties: false,
       },
       response: { 400: errorBody, 401: errorBody, 404: errorBody },
@@ -77,7 +86,9 @@ export const liveRoutes: FastifyPluginAsync<{ live: LiveView; clients: LiveClien
   }, async (req, reply) => {
     const { id } = req.params;
     if (!live.stations().some((s) => s.id === id)) throw new LinesightError('LS_ERR_STATION_NOT_FOUND', undefined, { args: [id] });
-    const kept = live.image(id, req.query.which ?? 'last');
+    const { seq } = req.query;
+    const kept = seq !== undefined ? live.imageOf(id, seq) : live.image(id, req.query.which ?? 'last');
+    if (!kept && seq !== undefined) throw new LinesightError('LS_ERR_NO_IMAGE_FOR_PART', `station ${id} keeps the frames of its newest parts only`, { args: [String(seq)] });
     if (!kept) throw new LinesightError('LS_ERR_NO_IMAGE', `station ${id} has no ${req.query.which ?? 'last'} image yet`);
     const img = kept.image;
     const body =
