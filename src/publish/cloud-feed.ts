@@ -128,6 +128,11 @@ export class CloudFeed {
       bus.on('model-changed', (e) => this.#event(e.camera, 'model-changed', { from: e.from, to: e.to, reason: e.reason })),
       bus.on('model-refused', (e) => this.#event(e.camera, 'model-refused', { model: e.model, code: e.error.code, message: e.error.message })),
       bus.on('camera-state', (e) => this.#onCamera(e)),
+      // A trial's milestones; its running agreement stays local (the dashboard, MQTT, /metrics).
+      bus.on('shadow', (e) => {
+        if (e.kind === 'agreement') return;
+        this.#event(e.camera, 'shadow', { kind: e.kind, candidate: e.candidate, active: e.active, parts: e.parts, agreement: e.agreement, detail: e.detail ?? null });
+      }),
       bus.on('health-changed', (e) => {
         // A line-wide component concerns every station.
         for (const camera of e.camera === null ? [...this.#stations.keys()] : [e.camera]) this.#event(camera, 'health', { component: e.component, ok: e.ok, detail: e.detail });

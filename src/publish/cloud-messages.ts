@@ -75,7 +75,7 @@ export const CloudSummaryPayload = Type.Object(
 );
 export type CloudSummaryPayload = Static<typeof CloudSummaryPayload>;
 
-export const cloudEventKinds = ['model-changed', 'model-refused', 'camera-state', 'health'] as const;
+export const cloudEventKinds = ['model-changed', 'model-refused', 'camera-state', 'health', 'shadow'] as const;
 export type CloudEventKind = (typeof cloudEventKinds)[number];
 
 export const CloudEventPayload = Type.Object(

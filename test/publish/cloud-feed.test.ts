@@ -166,3 +166,19 @@ test('health events: a station component to that station, a line-wide one to eve
   );
   assert.ok(!JSON.stringify(got).includes('hunter2'), 'the password in the broker URL is redacted');
 });
+
+test('shadow trial milestones go up as events; the running agreement does not', () => {
+  const { bus, drain } = setup([{ id: 'cam1' }]);
+  const base = { camera: 'cam1', candidate: 'label-orientation@1.1.0', active: 'label-orientation@1.0.0' };
+  bus.emit('shadow', { ...base, kind: 'started', parts: 0, agreement: null });
+  for (let i = 1; i <= 5; i++) bus.emit('shadow', { ...base, kind: 'agreement', parts: i * 10, agreement: 1 });
+  bus.emit('shadow', { ...base, kind: 'promoted', parts: 50, agreement: 1, detail: 'policy met: 50 parts, agreement 1.000' });
+  const got = drain().map((m) => ({ topic: m.topic, p: checkedPayload(m) }));
+  assert.deepEqual(
+    got.map((m) => [m.topic, m.p.detail.kind, m.p.detail.parts]),
+    [
+      ['linesight/v1/L7/cam1/event/shadow', 'started', 0],
+      ['linesight/v1/L7/cam1/event/shadow', 'promoted', 50],
+    ],
+  );
+});
