@@ -29,6 +29,7 @@ import { clientTlsOptions, type ClientTlsOptions } from './publish/mqtt-tls.js';
 import { LocalMqttPublisher } from './publish/local-mqtt.js';
 import { CloudMqttPublisher } from './publish/cloud-mqtt.js';
 import { CloudFeed } from './publish/cloud-feed.js';
+import { OpcUaPublisher } from './publish/opcua-server.js';
 import { cloudTlsOptions } from './publish/cloud-tls.js';
 import { SqliteOutbox } from './publish/outbox-sqlite.js';
 import type { Publisher } from './publish/publisher.js';
@@ -70,6 +71,8 @@ export class App {
   readonly publishers: Publisher[] = [];
   /** The cloud publisher and its outbox (issue 10), when cloud.enabled; others add messages to `cloud.outbox`. */
   cloud: CloudMqttPublisher | undefined;
+  /** The OPC UA server (issue 13), when opcua.enabled. */
+  opcua: OpcUaPublisher | undefined;
   /** External trigger inputs (MQTT, GPIO) by station, for metrics. */
   readonly #triggers = new Map<string, Trigger>();
   /** Owners of bounded queues, read by /metrics. */
@@ -295,6 +298,11 @@ export class App {
       });
       this.#cloudFeed = feed;
     }
+    if (config.opcua.enabled) {
+      const opcua = this.#createOpcUa();
+      this.opcua = opcua;
+      this.publishers.push(opcua);
+    }
     for (const p of this.publishers) {
       await p.start();
       this.bus.on('verdict', (v) => p.publish(v));
@@ -372,6 +380,34 @@ export class App {
       log,
       clock: this.clock,
     });
+  }
+
+  #createOpcUa(): OpcUaPublisher {
+    const { config } = this;
+    return new OpcUaPublisher({
+      config: { ...config.opcua, pkiDirectory: config.opcua.pkiDirectory! },
+      line: config.line,
+      stations: config.stations.map((s) => s.id),
+      view: (id) => {
+        const st = this.stations.find((s) => s.id === id)?.status();
+        return st ? { cameraState: st.source.state, cameraRunning: st.source.state === 'streaming', model: st.model } : undefined;
+      },
+      trigger: (id, partId) => this.#triggerStation(id, partId, 'opcua'),
+      bus: this.bus,
+      clock: this.clock,
+      log: this.log.child({ component: 'opcua' }),
+      version: packageVersion,
+    });
+  }
+
+  /** A part asked for over HTTP or OPC UA; refused while the station is not running. */
+  #triggerStation(id: string, partId: string | undefined, origin: string): { partId: string; seq: number } {
+    const station = this.stations.find((s) => s.id === id);
+    if (!station) {
+      if (!this.config.stations.some((s) => s.id === id)) throw new LinesightError('LS_ERR_STATION_NOT_FOUND', undefined, { args: [id] });
+      throw new LinesightError('LS_ERR_NOT_READY', `station ${id} is ${this.#state === 'starting' || this.#state === 'new' ? 'still starting' : 'stopped'}`, { args: [id] });
+    }
+    return station.trigger({ ...(partId ? { partId } : {}), origin });
   }
 
   /**
@@ -510,6 +546,7 @@ export class App {
           }),
         queues: () => this.#queueReporters.flatMap((r) => r.queues()),
         broker: () => ({ ...(this.#broker?.refusals ?? {}) }),
+        opcua: () => this.opcua?.stats(),
         cloud: () => {
           if (!this.cloud) return undefined;
           const h = this.cloud.health();
@@ -524,14 +561,7 @@ export class App {
       },
       stations: {
         list: () => this.stations.map((s) => s.status()),
-        trigger: (id, partId) => {
-          const station = this.stations.find((s) => s.id === id);
-          if (!station) {
-            if (!this.config.stations.some((s) => s.id === id)) throw new LinesightError('LS_ERR_STATION_NOT_FOUND', undefined, { args: [id] });
-            throw new LinesightError('LS_ERR_NOT_READY', `station ${id} is ${this.#state === 'starting' || this.#state === 'new' ? 'still starting' : 'stopped'}`, { args: [id] });
-          }
-          return station.trigger({ ...(partId ? { partId } : {}), origin: 'http' });
-        },
+        trigger: (id, partId) => this.#triggerStation(id, partId, 'http'),
       },
       token: apiConfig.token,
       protectReads: apiConfig.protectReads,

@@ -74,6 +74,12 @@ export const errorTable = {
   LS_ERR_EVIDENCE_NOT_FOUND: { message: 'no evidence %s', status: 404 },
   LS_ERR_EVIDENCE_WRITE: { message: 'cannot write evidence in %s', status: 500 },
   LS_ERR_EVIDENCE_UPLOAD: { message: 'evidence upload to bucket %s failed', status: 502 },
+  // OPC UA server and Sparkplug B (issue 13)
+  LS_ERR_OPCUA_USERS: { message: 'invalid OPC UA users in %s', status: 400 },
+  LS_ERR_OPCUA_LISTEN: { message: 'OPC UA server cannot listen on %s', status: 500 },
+  LS_ERR_OPCUA_PKI: { message: 'cannot use the OPC UA certificate folder %s', status: 500 },
+  LS_ERR_OPCUA_FORBIDDEN: { message: 'OPC UA user %s may not %s', status: 403 },
+  LS_ERR_SPARKPLUG: { message: 'Sparkplug B publisher: %s', status: 500 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;
