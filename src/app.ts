@@ -30,6 +30,9 @@ import { LocalMqttPublisher } from './publish/local-mqtt.js';
 import { CloudMqttPublisher } from './publish/cloud-mqtt.js';
 import { CloudFeed } from './publish/cloud-feed.js';
 import { OpcUaPublisher } from './publish/opcua-server.js';
+import { SparkplugPublisher } from './publish/sparkplug.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { cloudTlsOptions } from './publish/cloud-tls.js';
 import { SqliteOutbox } from './publish/outbox-sqlite.js';
 import type { Publisher } from './publish/publisher.js';
@@ -298,6 +301,7 @@ export class App {
       });
       this.#cloudFeed = feed;
     }
+    if (config.sparkplug.enabled) this.publishers.push(this.#createSparkplug());
     if (config.opcua.enabled) {
       const opcua = this.#createOpcUa();
       this.opcua = opcua;
@@ -379,6 +383,29 @@ export class App {
       reconnect: cloud.reconnect,
       log,
       clock: this.clock,
+    });
+  }
+
+  #createSparkplug(): SparkplugPublisher {
+    const { config } = this;
+    const sp = config.sparkplug;
+    const broker = sp.broker === 'cloud'
+      ? { url: config.cloud.url, tls: cloudTlsOptions(config.cloud.tls) }
+      : { url: this.#mqttUrl, username: this.#mqttLogin.username, password: this.#mqttLogin.password, ...(this.#mqttLogin.tls ? { tls: this.#mqttLogin.tls } : {}) };
+    mkdirSync(config.state.directory, { recursive: true });
+    return new SparkplugPublisher({
+      ...broker,
+      groupId: sp.groupId ?? config.line,
+      edgeNodeId: sp.edgeNodeId ?? `linesight-${config.line}`,
+      stations: config.stations.map((s) => s.id),
+      view: (id) => {
+        const st = this.stations.find((s) => s.id === id)?.status();
+        return { cameraState: st?.source.state ?? 'idle', cameraRunning: st?.source.state === 'streaming', model: st?.model ? `${st.model.name}@${st.model.version}` : '' };
+      },
+      bdSeqFile: join(config.state.directory, 'sparkplug-bdseq'),
+      bus: this.bus,
+      clock: this.clock,
+      log: this.log.child({ component: 'sparkplug' }),
     });
   }
 
