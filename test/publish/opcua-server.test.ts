@@ -2,7 +2,7 @@
 // (trusted certificate, SignAndEncrypt, users), the consistent snapshot per part, stable node ids
 // and the methods' rights.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { MessageSecurityMode, SecurityPolicy, StatusCodes, UserTokenType, type ClientSession } from 'node-opcua-client';
@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/log.js';
 import { OpcUaPublisher } from '../../src/publish/opcua-server.js';
 import { nodeIdOf, stationVariables } from '../../src/publish/opcua-address-space.js';
 import { hashPassword } from '../../src/publish/password-hash.js';
-import { tempDir } from '../helpers/env.js';
+import { tempDir, until } from '../helpers/env.js';
 import { connect, makeClient, identity, monitor } from '../helpers/opcua-client.js';
 import { makeVerdict } from '../helpers/verdict-factory.js';
 
@@ -128,9 +128,22 @@ test('a read of every variable in one request is one part', async (t) => {
 test('untrusted certificate, wrong password, unknown user and anonymous are refused and counted', async (t) => {
   const { publisher, pki } = await startServer(t, tempDir(t));
   // Not copied into trusted/: refused at the secure channel, and the certificate lands in rejected/.
-  await assert.rejects(connect(t, { endpoint: publisher.endpointUrl, user: plc }));
+  const clientPki = tempDir(t, 'opcua-client-pki-');
+  await assert.rejects(connect(t, { endpoint: publisher.endpointUrl, user: plc, pki: clientPki }));
   assert.ok(publisher.stats().refusedCertificates >= 1, `certificate refusal counted (${JSON.stringify(publisher.stats())})`);
-  assert.ok(readdirSync(join(pki, 'rejected')).length >= 1, 'the refused certificate is in rejected/ for an engineer to trust');
+  const rejected = readdirSync(join(pki, 'rejected'));
+  assert.equal(rejected.length, 1, 'the refused certificate is in rejected/ for an engineer to trust');
+  // The engineer's step: move it to trusted/certs; the running server accepts it, no restart.
+  renameSync(join(pki, 'rejected', rejected[0]!), join(pki, 'trusted', 'certs', rejected[0]!));
+  await until('the moved certificate is trusted', async () => {
+    try {
+      const { session } = await connect(t, { endpoint: publisher.endpointUrl, user: plc, pki: clientPki });
+      await session.close();
+      return true;
+    } catch {
+      return false;
+    }
+  }, 20_000);
 
   const { client } = await makeClient(t, { endpoint: publisher.endpointUrl, trustIn: pki });
   await client.connect(publisher.endpointUrl);
