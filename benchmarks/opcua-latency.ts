@@ -76,7 +76,7 @@ async function phase(name: string, clients: number, intervalMs: number) {
   let child: ReturnType<typeof spawn> | undefined;
   const opcua: number[] = [];
   if (clients > 0) {
-    child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'opcua-clients.js'), app.opcua!.endpointUrl, pki, 'plc', 'plc-secret', `ns=1;s=${line}.cam1`, String(clients), String(intervalMs)], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child = spawn(process.execPath, [join(import.meta.dirname, '..', 'test', 'helpers', 'opcua-clients-child.js'), app.opcua!.endpointUrl, pki, 'plc', 'plc-secret', `ns=1;s=${line}.cam1`, String(clients), String(intervalMs)], { stdio: ['ignore', 'pipe', 'ignore'] });
     let buf = '';
     let ready!: () => void;
     const isReady = new Promise<void>((r) => (ready = r));

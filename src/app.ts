@@ -29,8 +29,10 @@ import { clientTlsOptions, type ClientTlsOptions } from './publish/mqtt-tls.js';
 import { LocalMqttPublisher } from './publish/local-mqtt.js';
 import { CloudMqttPublisher } from './publish/cloud-mqtt.js';
 import { CloudFeed } from './publish/cloud-feed.js';
-import { OpcUaPublisher } from './publish/opcua-server.js';
-import { SparkplugPublisher } from './publish/sparkplug.js';
+// Types only: node-opcua and protobufjs load when their publisher is enabled (node-opcua alone
+// adds about a second of start-up and a warning on stderr for a box that does not use it).
+import type { OpcUaPublisher } from './publish/opcua-server.js';
+import type { SparkplugPublisher } from './publish/sparkplug.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cloudTlsOptions } from './publish/cloud-tls.js';
@@ -301,9 +303,9 @@ export class App {
       });
       this.#cloudFeed = feed;
     }
-    if (config.sparkplug.enabled) this.publishers.push(this.#createSparkplug());
+    if (config.sparkplug.enabled) this.publishers.push(await this.#createSparkplug());
     if (config.opcua.enabled) {
-      const opcua = this.#createOpcUa();
+      const opcua = await this.#createOpcUa();
       this.opcua = opcua;
       this.publishers.push(opcua);
     }
@@ -386,7 +388,8 @@ export class App {
     });
   }
 
-  #createSparkplug(): SparkplugPublisher {
+  async #createSparkplug(): Promise<SparkplugPublisher> {
+    const { SparkplugPublisher } = await import('./publish/sparkplug.js');
     const { config } = this;
     const sp = config.sparkplug;
     const broker = sp.broker === 'cloud'
@@ -409,7 +412,8 @@ export class App {
     });
   }
 
-  #createOpcUa(): OpcUaPublisher {
+  async #createOpcUa(): Promise<OpcUaPublisher> {
+    const { OpcUaPublisher } = await import('./publish/opcua-server.js');
     const { config } = this;
     return new OpcUaPublisher({
       config: { ...config.opcua, pkiDirectory: config.opcua.pkiDirectory! },

@@ -502,7 +502,7 @@ export const OpcUaConfig = Type.Object(
     enabled: Type.Boolean({ title: 'Enabled', description: 'Serve verdicts, counters and health to PLCs and SCADA over OPC UA.', default: false }),
     host: Type.String({ title: 'Host', description: 'Listen address; 0.0.0.0 for the plant network.', default: '127.0.0.1' }),
     port: Type.Integer({ title: 'Port', description: 'TCP port (opc.tcp); 0 picks a free one.', minimum: 0, maximum: 65535, default: 4840 }),
-    hostname: Type.Optional(Type.String({ title: 'Host name', description: 'Name in the endpoint URLs and the application certificate (default: the machine\'s host name).', minLength: 1, maxLength: 253 })),
+    hostname: Type.Optional(Type.String({ title: 'Host name', description: 'Name in the endpoint URLs and the application certificate (default: host, or the machine\'s host name when host is 0.0.0.0 or ::).', minLength: 1, maxLength: 253 })),
     pkiDirectory: Type.Optional(FilePath('PKI directory', 'Certificates: own/ (the server\'s, made on first start), trusted/certs (client certificates allowed), rejected/ (refused ones land here, move them to trusted/certs to allow). Default <state.directory>/opcua-pki; relative to the config file.')),
     securityPolicies: Type.Array(OneOf(opcuaSecurityPolicies, { title: 'Policy', description: 'OPC UA security policy.' }), {
       title: 'Security policies', description: 'Offered in Sign and SignAndEncrypt mode.', minItems: 1, default: [...opcuaSecurityPolicies],

@@ -3,7 +3,7 @@
 // engine sends the changes to each subscription on its own publishing interval, so a slow or
 // stalled client costs its own queues, which are bounded, and never the pipeline.
 import { hostname as osHostname } from 'node:os';
-import { OPCUAServer } from 'node-opcua-server';
+import { OPCUAServer, RegisterServerMethod } from 'node-opcua-server';
 import { StatusCodes } from 'node-opcua-status-code';
 import { DataType, type Variant } from 'node-opcua-variant';
 import type { Clock } from '../clock.js';
@@ -94,8 +94,11 @@ export class OpcUaPublisher implements Publisher {
     this.#certs = await openCertificateStore(c.pkiDirectory);
     const users = this.#users;
     const server = new OPCUAServer({
+      host: c.host,
       port: c.port,
-      hostname: c.hostname ?? osHostname(),
+      // The name in the endpoint URLs clients are sent to: the listen address when it is one
+      // address (a loopback server must not send clients to a host name that resolves elsewhere).
+      hostname: c.hostname ?? (c.host === '0.0.0.0' || c.host === '::' ? osHostname() : c.host),
       serverCertificateManager: this.#certs,
       securityPolicies: securityPolicies(c),
       securityModes: securityModes(c),
@@ -122,8 +125,8 @@ export class OpcUaPublisher implements Publisher {
       serverInfo: { applicationUri: `urn:linesight:${this.#o.line}`, productUri: 'urn:linesight', applicationName: { text: `Linesight ${this.#o.line}` } },
       buildInfo: { productName: 'Linesight', productUri: 'urn:linesight', manufacturerName: 'Linesight', softwareVersion: this.#o.version },
       // No discovery server on a line PC: registering would only log retries.
-      registerServerMethod: 3 /* RegisterServerMethod.HIDDEN */,
-    } as never);
+      registerServerMethod: RegisterServerMethod.HIDDEN,
+    });
     try {
       await server.initialize();
       this.#build(server);

@@ -5,6 +5,9 @@ import { EventBus } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { SparkplugPublisher } from '../../src/publish/sparkplug.js';
 
+
+// A test starts this with arguments; `node --test dist/test/` also loads every file here, bare.
+if (process.argv.length < 4) process.exit(0);
 const [url, bdSeqFile] = process.argv.slice(2) as [string, string];
 const publisher = new SparkplugPublisher({
   url,
