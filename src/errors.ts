@@ -78,8 +78,6 @@ export const errorTable = {
   LS_ERR_OPCUA_USERS: { message: 'invalid OPC UA users in %s', status: 400 },
   LS_ERR_OPCUA_LISTEN: { message: 'OPC UA server cannot listen on %s', status: 500 },
   LS_ERR_OPCUA_PKI: { message: 'cannot use the OPC UA certificate folder %s', status: 500 },
-  LS_ERR_OPCUA_FORBIDDEN: { message: 'OPC UA user %s may not %s', status: 403 },
-  LS_ERR_SPARKPLUG: { message: 'Sparkplug B publisher: %s', status: 500 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;
