@@ -30,6 +30,12 @@ import { clientTlsOptions, type ClientTlsOptions } from './publish/mqtt-tls.js';
 import { LocalMqttPublisher } from './publish/local-mqtt.js';
 import { CloudMqttPublisher } from './publish/cloud-mqtt.js';
 import { CloudFeed } from './publish/cloud-feed.js';
+// Types only: node-opcua and protobufjs load when their publisher is enabled (node-opcua alone
+// adds about a second of start-up and a warning on stderr for a box that does not use it).
+import type { OpcUaPublisher } from './publish/opcua-server.js';
+import type { SparkplugPublisher } from './publish/sparkplug.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { cloudTlsOptions } from './publish/cloud-tls.js';
 import { SqliteOutbox } from './publish/outbox-sqlite.js';
 import type { Publisher } from './publish/publisher.js';
@@ -71,6 +77,8 @@ export class App {
   readonly publishers: Publisher[] = [];
   /** The cloud publisher and its outbox (issue 10), when cloud.enabled; others add messages to `cloud.outbox`. */
   cloud: CloudMqttPublisher | undefined;
+  /** The OPC UA server (issue 13), when opcua.enabled. */
+  opcua: OpcUaPublisher | undefined;
   /** External trigger inputs (MQTT, GPIO) by station, for metrics. */
   readonly #triggers = new Map<string, Trigger>();
   /** Owners of bounded queues, read by /metrics. */
@@ -320,6 +328,12 @@ export class App {
       });
       this.#cloudFeed = feed;
     }
+    if (config.sparkplug.enabled) this.publishers.push(await this.#createSparkplug());
+    if (config.opcua.enabled) {
+      const opcua = await this.#createOpcUa();
+      this.opcua = opcua;
+      this.publishers.push(opcua);
+    }
     for (const p of this.publishers) {
       await p.start();
       this.bus.on('verdict', (v) => p.publish(v));
@@ -415,6 +429,59 @@ export class App {
       log,
       clock: this.clock,
     });
+  }
+
+  async #createSparkplug(): Promise<SparkplugPublisher> {
+    const { SparkplugPublisher } = await import('./publish/sparkplug.js');
+    const { config } = this;
+    const sp = config.sparkplug;
+    const broker = sp.broker === 'cloud'
+      ? { url: config.cloud.url, tls: cloudTlsOptions(config.cloud.tls) }
+      : { url: this.#mqttUrl, username: this.#mqttLogin.username, password: this.#mqttLogin.password, ...(this.#mqttLogin.tls ? { tls: this.#mqttLogin.tls } : {}) };
+    mkdirSync(config.state.directory, { recursive: true });
+    return new SparkplugPublisher({
+      ...broker,
+      groupId: sp.groupId ?? config.line,
+      edgeNodeId: sp.edgeNodeId ?? `linesight-${config.line}`,
+      stations: config.stations.map((s) => s.id),
+      view: (id) => {
+        const st = this.stations.find((s) => s.id === id)?.status();
+        return { cameraState: st?.source.state ?? 'idle', cameraRunning: st?.source.state === 'streaming', model: st?.model ? `${st.model.name}@${st.model.version}` : '' };
+      },
+      bdSeqFile: join(config.state.directory, 'sparkplug-bdseq'),
+      bus: this.bus,
+      clock: this.clock,
+      log: this.log.child({ component: 'sparkplug' }),
+    });
+  }
+
+  async #createOpcUa(): Promise<OpcUaPublisher> {
+    const { OpcUaPublisher } = await import('./publish/opcua-server.js');
+    const { config } = this;
+    return new OpcUaPublisher({
+      config: { ...config.opcua, pkiDirectory: config.opcua.pkiDirectory! },
+      line: config.line,
+      stations: config.stations.map((s) => s.id),
+      view: (id) => {
+        const st = this.stations.find((s) => s.id === id)?.status();
+        return st ? { cameraState: st.source.state, cameraRunning: st.source.state === 'streaming', model: st.model } : undefined;
+      },
+      trigger: (id, partId) => this.#triggerStation(id, partId, 'opcua'),
+      bus: this.bus,
+      clock: this.clock,
+      log: this.log.child({ component: 'opcua' }),
+      version: packageVersion,
+    });
+  }
+
+  /** A part asked for over HTTP or OPC UA; refused while the station is not running. */
+  #triggerStation(id: string, partId: string | undefined, origin: string): { partId: string; seq: number } {
+    const station = this.stations.find((s) => s.id === id);
+    if (!station) {
+      if (!this.config.stations.some((s) => s.id === id)) throw new LinesightError('LS_ERR_STATION_NOT_FOUND', undefined, { args: [id] });
+      throw new LinesightError('LS_ERR_NOT_READY', `station ${id} is ${this.#state === 'starting' || this.#state === 'new' ? 'still starting' : 'stopped'}`, { args: [id] });
+    }
+    return station.trigger({ ...(partId ? { partId } : {}), origin });
   }
 
   /**
@@ -554,6 +621,7 @@ export class App {
         queues: () => this.#queueReporters.flatMap((r) => r.queues()),
         shadow: () => this.#shadow?.running() ?? [],
         broker: () => ({ ...(this.#broker?.refusals ?? {}) }),
+        opcua: () => this.opcua?.stats(),
         cloud: () => {
           if (!this.cloud) return undefined;
           const h = this.cloud.health();
@@ -569,14 +637,7 @@ export class App {
       },
       stations: {
         list: () => this.stations.map((s) => s.status()),
-        trigger: (id, partId) => {
-          const station = this.stations.find((s) => s.id === id);
-          if (!station) {
-            if (!this.config.stations.some((s) => s.id === id)) throw new LinesightError('LS_ERR_STATION_NOT_FOUND', undefined, { args: [id] });
-            throw new LinesightError('LS_ERR_NOT_READY', `station ${id} is ${this.#state === 'starting' || this.#state === 'new' ? 'still starting' : 'stopped'}`, { args: [id] });
-          }
-          return station.trigger({ ...(partId ? { partId } : {}), origin: 'http' });
-        },
+        trigger: (id, partId) => this.#triggerStation(id, partId, 'http'),
       },
       token: apiConfig.token,
       protectReads: apiConfig.protectReads,

@@ -83,6 +83,10 @@ export const errorTable = {
   LS_ERR_SHADOW_NONE: { message: 'station %s runs no shadow trial', status: 404 },
   LS_ERR_SHADOW_SAME: { message: 'the candidate %s is the version the station serves', status: 409 },
   LS_ERR_NO_IMAGE_FOR_PART: { message: 'no image kept for part %s', status: 404 },
+  // OPC UA server and Sparkplug B (issue 13)
+  LS_ERR_OPCUA_USERS: { message: 'invalid OPC UA users in %s', status: 400 },
+  LS_ERR_OPCUA_LISTEN: { message: 'OPC UA server cannot listen on %s', status: 500 },
+  LS_ERR_OPCUA_PKI: { message: 'cannot use the OPC UA certificate folder %s', status: 500 },
 } as const satisfies Record<string, { message: string; status: number }>;
 
 export type ErrorCode = keyof typeof errorTable;

@@ -15,6 +15,8 @@ export interface MetricsSources {
   /** What the embedded broker refused since start, by reason (connect, publish, subscribe, packet-too-large). */
   broker?: () => Record<string, number>;
   publishers: () => Array<{ name: string; connected: boolean; pending: number }>;
+  /** The OPC UA server, when opcua.enabled: sessions, subscriptions and what it refused. */
+  opcua?: () => { sessions: number; subscriptions: number; refusedCertificates: number; refusedLogins: number; refusedCalls: number } | undefined;
   models: () => Array<{ camera: string; name: string; version: string; provider: string }>;
   cameras: () => Array<{ camera: string; state: string; fps: number; reconnects: number; framesEmitted: number }>;
   /** Every bounded queue and buffer (MQTT offline queues, broker sessions, SSE clients, ...). */
@@ -178,6 +180,16 @@ export function createMetrics(bus: EventBus, sources: MetricsSources): Registry 
   sampled('linesight_broker_refused', 'What the embedded MQTT broker refused since start, by reason: connect (not authorized), publish (dropped), subscribe (0x80), packet-too-large (disconnected).', ['reason'], () =>
     Object.entries(sources.broker?.() ?? {}).map(([reason, n]): [Record<string, string>, number] => [{ reason }, n]),
   );
+  const opcua = (pick: (o: NonNullable<ReturnType<NonNullable<MetricsSources['opcua']>>>) => number) => (): Array<[Record<string, string>, number]> => {
+    const o = sources.opcua?.();
+    return o ? [[{}, pick(o)]] : [];
+  };
+  sampled('linesight_opcua_sessions', 'Open OPC UA sessions.', [], opcua((o) => o.sessions));
+  sampled('linesight_opcua_subscriptions', 'OPC UA subscriptions.', [], opcua((o) => o.subscriptions));
+  sampled('linesight_opcua_refused', 'What the OPC UA server refused since start, by reason: certificate (untrusted, expired, revoked client certificate), login (wrong password, unknown user), call (method without the right).', ['reason'], () => {
+    const o = sources.opcua?.();
+    return o ? [[{ reason: 'certificate' }, o.refusedCertificates], [{ reason: 'login' }, o.refusedLogins], [{ reason: 'call' }, o.refusedCalls]] : [];
+  });
   sampled('linesight_trigger_restarts', 'Restarts of the trigger input (gpiomon) since start.', ['camera', 'kind'], () => sources.triggers().map((t) => [{ camera: t.camera, kind: t.kind }, t.restarts]));
   sampled('linesight_camera_fps', 'Frames per second the camera delivers (last 5 s).', ['camera'], () => sources.cameras().map((c) => [{ camera: c.camera }, c.fps]));
   sampled('linesight_camera_frames', 'Frames the camera has delivered since start.', ['camera'], () => sources.cameras().map((c) => [{ camera: c.camera }, c.framesEmitted]));

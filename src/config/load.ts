@@ -7,6 +7,7 @@ import { schemaProblems } from '../schema-problems.js';
 import { bundledModelsDir, bundledSamplesDir } from '../paths.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { parseUsersDocument } from './mqtt-users.js';
+import { parseOpcUaUsersDocument } from './opcua-users.js';
 import { cloudConfigProblems } from './cloud-topics.js';
 import { decodeConfig, parseYaml, readConfigBytes } from './parse.js';
 
@@ -22,6 +23,8 @@ const envOverrides: Array<[string, (c: Config, v: string) => void]> = [
   ['LINESIGHT_MQTT_PASSWORD', (c, v) => (c.mqtt.password = v)],
   // The embedded broker's users as YAML or JSON (a list, or {users: [...]}), replacing mqtt.embedded.users.
   ['LINESIGHT_MQTT_USERS', (c, v) => (c.mqtt.embedded.users = parseUsersDocument(v, 'LINESIGHT_MQTT_USERS'))],
+  // OPC UA users (a list, or {users: [...]}), replacing opcua.users.
+  ['LINESIGHT_OPCUA_USERS', (c, v) => (c.opcua.users = parseOpcUaUsersDocument(v, 'LINESIGHT_OPCUA_USERS'))],
   ['LINESIGHT_API_TOKEN', (c, v) => (c.api.token = v)],
   ['LINESIGHT_CLOUD_URL', (c, v) => (c.cloud.url = v)],
   ['LINESIGHT_CLOUD_THING_NAME', (c, v) => (c.cloud.thingName = v)],
@@ -90,6 +93,7 @@ export function buildConfig(raw: unknown, options: { origin: string; baseDir: st
   config.models.publicKeys = config.models.publicKeys.map((k) => resolveFrom(options.baseDir, k));
   config.state.directory = resolveFrom(options.baseDir, config.state.directory);
   config.evidence.directory = config.evidence.directory ? resolveFrom(options.baseDir, config.evidence.directory) : resolve(config.state.directory, 'evidence');
+  config.opcua.pkiDirectory = config.opcua.pkiDirectory ? resolveFrom(options.baseDir, config.opcua.pkiDirectory) : resolve(config.state.directory, 'opcua-pki');
   resolveMqttPaths(config.mqtt, (p) => resolveFrom(options.baseDir, p));
   for (const k of ['ca', 'cert', 'key'] as const) {
     const file = config.cloud.tls[k];

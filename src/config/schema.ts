@@ -517,6 +517,59 @@ export const CloudConfig = Type.Object(
   { additionalProperties: false, default: {}, title: 'Cloud', description: 'Results to a cloud MQTT broker (AWS IoT Core or any MQTT 3.1.1/5 broker) over mutual TLS, through a durable outbox.' },
 );
 
+export const opcuaRights = ['acknowledge', 'trigger'] as const;
+export type OpcUaRight = (typeof opcuaRights)[number];
+
+export const OpcUaUserConfig = Type.Object(
+  {
+    username: Type.String({ title: 'Username', description: 'OPC UA user name (1-64 characters).', minLength: 1, maxLength: 64 }),
+    password: Type.String({ title: 'Password hash', description: 'scrypt hash `scrypt$N$r$p$salt$hash`, made by `linesight mqtt hash-password`; never the password itself.', pattern: '^scrypt\\$' }),
+    rights: Type.Array(OneOf(opcuaRights, { title: 'Right', description: 'acknowledge: may call AcknowledgeAlarm; trigger: may call TriggerPart.' }), {
+      title: 'Rights',
+      description: 'Methods the user may call besides reading and subscribing. Nothing over OPC UA changes models.',
+      default: [],
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const opcuaSecurityPolicies = ['Basic256Sha256', 'Aes128_Sha256_RsaOaep'] as const;
+
+export const OpcUaConfig = Type.Object(
+  {
+    enabled: Type.Boolean({ title: 'Enabled', description: 'Serve verdicts, counters and health to PLCs and SCADA over OPC UA.', default: false }),
+    host: Type.String({ title: 'Host', description: 'Listen address; 0.0.0.0 for the plant network.', default: '127.0.0.1' }),
+    port: Type.Integer({ title: 'Port', description: 'TCP port (opc.tcp); 0 picks a free one.', minimum: 0, maximum: 65535, default: 4840 }),
+    hostname: Type.Optional(Type.String({ title: 'Host name', description: 'Name in the endpoint URLs and the application certificate (default: host, or the machine\'s host name when host is 0.0.0.0 or ::).', minLength: 1, maxLength: 253 })),
+    pkiDirectory: Type.Optional(FilePath('PKI directory', 'Certificates: own/ (the server\'s, made on first start), trusted/certs (client certificates allowed), rejected/ (refused ones land here, move them to trusted/certs to allow). Default <state.directory>/opcua-pki; relative to the config file.')),
+    securityPolicies: Type.Array(OneOf(opcuaSecurityPolicies, { title: 'Policy', description: 'OPC UA security policy.' }), {
+      title: 'Security policies', description: 'Offered in Sign and SignAndEncrypt mode.', minItems: 1, default: [...opcuaSecurityPolicies],
+    }),
+    securityModes: Type.Array(OneOf(['Sign', 'SignAndEncrypt'] as const, { title: 'Mode', description: 'Message security mode.' }), {
+      title: 'Security modes', description: 'Offered with every policy.', minItems: 1, default: ['Sign', 'SignAndEncrypt'],
+    }),
+    allowInsecure: Type.Boolean({ title: 'Allow security None', description: 'Also offer an endpoint without signing or encryption (SecurityPolicy None). Only for a bench test; user passwords then cross the wire in clear.', default: false }),
+    anonymous: Type.Boolean({ title: 'Anonymous', description: 'Let clients without a user name read and subscribe (never call methods).', default: false }),
+    users: Type.Array(OpcUaUserConfig, { title: 'Users', description: 'Who may log in. Env: LINESIGHT_OPCUA_USERS (the same list as YAML or JSON) replaces it.', default: [] }),
+    maxSessions: Type.Integer({ title: 'Max sessions', description: 'Sessions at once; one more is refused (BadTooManySessions).', minimum: 1, maximum: 1000, default: 50 }),
+    maxConnections: Type.Integer({ title: 'Max connections', description: 'TCP connections at once per endpoint.', minimum: 1, maximum: 1000, default: 60 }),
+    maxSubscriptionsPerSession: Type.Integer({ title: 'Max subscriptions per session', description: 'Subscriptions one session may create.', minimum: 1, maximum: 100, default: 10 }),
+    maxMonitoredItemsPerSubscription: Type.Integer({ title: 'Max monitored items', description: 'Monitored items per subscription.', minimum: 1, maximum: 100000, default: 1000 }),
+    maxQueueSize: Type.Integer({ title: 'Max queue size', description: 'Changes a monitored item may hold between two publishes (the client asks for its queue size, up to this); ask for at least the parts per publishing interval to receive every part.', minimum: 1, maximum: 5000, default: 1000 }),
+  },
+  { additionalProperties: false, default: {}, title: 'OPC UA', description: 'An OPC UA server for PLCs and SCADA: one folder per station with the last verdict, counters and health; methods to acknowledge a station\'s alarm and trigger a part. Off by default.' },
+);
+
+export const SparkplugConfig = Type.Object(
+  {
+    enabled: Type.Boolean({ title: 'Enabled', description: 'Publish verdicts as MQTT Sparkplug B (one edge node per box, one device per station).', default: false }),
+    broker: OneOf(['local', 'cloud'] as const, { title: 'Broker', description: 'local: the local broker (mqtt.url or the embedded one, with Linesight\'s login); cloud: the cloud broker (cloud.url and cloud.tls; the outbox is not used, Sparkplug state is live by nature).', default: 'local' }),
+    groupId: Type.Optional(Id('Group id', 'Sparkplug group id (first topic level after spBv1.0); default: the line id.')),
+    edgeNodeId: Type.Optional(Id('Edge node id', 'Sparkplug edge node id; default: linesight-<line>.')),
+  },
+  { additionalProperties: false, default: {}, title: 'Sparkplug B', description: 'Verdicts to SCADA and MES over MQTT Sparkplug B: NBIRTH/DBIRTH, DDATA per part, NDEATH as last will.' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     line: Id('Line', 'Production line id; first level of MQTT topics.', 'line-1'),
@@ -572,6 +625,8 @@ export const ConfigSchema = Type.Object(
     }),
     mqtt: MqttConfig,
     evidence: EvidenceConfig,
+    opcua: OpcUaConfig,
+    sparkplug: SparkplugConfig,
     api: ApiConfig,
     inference: InferenceConfig,
     shadow: ShadowConfig,
@@ -606,5 +661,8 @@ export type CloudSendConfig = Static<typeof CloudSendConfig>;
 export type StationCloudConfig = Static<typeof StationCloudConfig>;
 export type EvidenceConfig = Static<typeof EvidenceConfig>;
 export type ShadowConfig = Static<typeof ShadowConfig>;
+export type OpcUaConfig = Static<typeof OpcUaConfig>;
+export type OpcUaUserConfig = Static<typeof OpcUaUserConfig>;
+export type SparkplugConfig = Static<typeof SparkplugConfig>;
 
 export type { TSchema };

@@ -1,0 +1,220 @@
+// The OPC UA publisher on its own, with real node-opcua clients over TCP on loopback: security
+// (trusted certificate, SignAndEncrypt, users), the consistent snapshot per part, stable node ids
+// and the methods' rights.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { MessageSecurityMode, SecurityPolicy, StatusCodes, UserTokenType, type ClientSession } from 'node-opcua-client';
+import { DataType } from 'node-opcua-variant';
+import { systemClock } from '../../src/clock.js';
+import { buildConfig } from '../../src/config/load.js';
+import { EventBus } from '../../src/events.js';
+import { silentLogger } from '../../src/log.js';
+import { OpcUaPublisher } from '../../src/publish/opcua-server.js';
+import { nodeIdOf, stationVariables } from '../../src/publish/opcua-address-space.js';
+import { hashPassword } from '../../src/publish/password-hash.js';
+import { tempDir, until } from '../helpers/env.js';
+import { connect, makeClient, identity, monitor } from '../helpers/opcua-client.js';
+import { makeVerdict } from '../helpers/verdict-factory.js';
+
+const line = 'L7';
+
+async function users() {
+  return [
+    { username: 'plc', password: await hashPassword('plc-secret', { N: 1024 }), rights: [] },
+    { username: 'operator', password: await hashPassword('op-secret', { N: 1024 }), rights: ['acknowledge', 'trigger'] },
+  ];
+}
+
+async function startServer(t: TestContext, state: string, extra: Record<string, unknown> = {}) {
+  const config = buildConfig(
+    { line, stations: [{ id: 'cam1', source: { type: 'replay', path: '/nonexistent' }, model: 'label-orientation' }], state: { directory: state }, opcua: { enabled: true, port: 0, users: await users(), ...extra } },
+    { origin: 'test', baseDir: '/' },
+  );
+  const bus = new EventBus(silentLogger);
+  const triggered: Array<string | undefined> = [];
+  const publisher = new OpcUaPublisher({
+    config: { ...config.opcua, pkiDirectory: config.opcua.pkiDirectory! },
+    line,
+    stations: ['cam1'],
+    view: () => ({ cameraState: 'streaming', cameraRunning: true, model: { name: 'label-orientation', version: '1.0.0' } }),
+    trigger: (_id, partId) => (triggered.push(partId), { partId: partId ?? 'made-1', seq: 7 }),
+    bus,
+    clock: systemClock,
+    log: silentLogger,
+    version: 'test',
+  });
+  await publisher.start();
+  t.after(() => publisher.stop(0));
+  return { publisher, bus, triggered, pki: config.opcua.pkiDirectory! };
+}
+
+const plc = { username: 'plc', password: 'plc-secret' };
+
+test('server certificate made on first start in the state directory, kept across restarts', async (t) => {
+  const state = tempDir(t);
+  const first = await startServer(t, state);
+  const own = join(first.pki, 'own', 'certs', 'certificate.pem');
+  assert.ok(existsSync(own), 'application certificate in <state>/opcua-pki/own/certs');
+  const before = readdirSync(join(first.pki, 'own', 'certs'));
+  const { readFileSync } = await import('node:fs');
+  const pem = readFileSync(own, 'utf8');
+  await first.publisher.stop(0);
+  await startServer(t, state);
+  assert.equal(readFileSync(own, 'utf8'), pem, 'same certificate after a restart');
+  assert.deepEqual(readdirSync(join(first.pki, 'own', 'certs')), before);
+});
+
+test('a trusted client with SignAndEncrypt receives every part, in order, each snapshot consistent', async (t) => {
+  const { publisher, pki } = await startServer(t, tempDir(t));
+  for (const policy of [SecurityPolicy.Basic256Sha256, SecurityPolicy.Aes128_Sha256_RsaOaep]) {
+    const { session } = await connect(t, { endpoint: publisher.endpointUrl, trustIn: pki, user: plc, policy, mode: MessageSecurityMode.SignAndEncrypt });
+    const names = ['Sequence', 'PartId', 'LastVerdict', 'Snapshot'] as const;
+    const m = await monitor(session, names.map((n) => nodeIdOf(line, 'cam1', n)));
+    const base = publisher.stats().published;
+    const count = 60;
+    for (let i = 1; i <= count; i++) {
+      publisher.publish(makeVerdict({ seq: base + i, line, kind: i % 7 === 0 ? 'fail' : 'pass' }));
+      // Several parts between two publishes, and some alone.
+      if (i % 5 === 0) await new Promise((r) => setTimeout(r, 30));
+    }
+    const snapshots = () => m.received.filter((n) => n.node.endsWith('.Snapshot') && typeof n.value === 'string' && JSON.parse(n.value).partSeq > base);
+    for (let waited = 0; snapshots().length < count && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    const parsed = snapshots().map((n) => JSON.parse(n.value as string) as { sequence: number; partId: string; partSeq: number; verdict: string; decidedAt: string });
+    assert.deepEqual(parsed.map((p) => p.partSeq), Array.from({ length: count }, (_, i) => base + i + 1), `${policy}: none missing, none out of order`);
+    // Each variable's notification for a part carries that part's decision time: pair them by it.
+    // A value equal to the previous part's (two passes in a row) is not reported again (OPC UA's
+    // default data-change trigger), so the value in force is the last one reported up to then.
+    const inForce = (node: string, at: number) => m.received.filter((n) => n.node.endsWith(`.${node}`) && n.sourceTimestamp && n.sourceTimestamp.getTime() <= at).at(-1)?.value;
+    for (const p of parsed) {
+      const at = new Date(p.decidedAt).getTime();
+      const same = m.received.filter((n) => n.sourceTimestamp?.getTime() === at);
+      const byNode = Object.fromEntries(same.map((n) => [n.node.split('.').pop(), n.value]));
+      assert.equal(byNode.PartId, p.partId, 'PartId of the same part');
+      assert.equal(byNode.Sequence, p.sequence, 'Sequence of the same part');
+      assert.equal(inForce('LastVerdict', at), ['pass', 'fail', 'uncertain', 'timeout', 'error'].indexOf(p.verdict));
+    }
+    await m.subscription.terminate();
+    await session.close();
+  }
+});
+
+test('a read of every variable in one request is one part', async (t) => {
+  const { publisher, pki } = await startServer(t, tempDir(t));
+  const { session } = await connect(t, { endpoint: publisher.endpointUrl, trustIn: pki, user: plc });
+  let stop = false;
+  let seq = 0;
+  const writer = (async () => {
+    while (!stop) {
+      publisher.publish(makeVerdict({ seq: ++seq, line, kind: seq % 2 ? 'pass' : 'fail' }));
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  const nodes = ['Sequence', 'PartId', 'PartSeq', 'LastVerdictText', 'Snapshot', 'Sequence'].map((n) => ({ nodeId: nodeIdOf(line, 'cam1', n), attributeId: 13 }));
+  for (let i = 0; i < 100; i++) {
+    const values = await session.read(nodes);
+    const [s1, partId, partSeq, text, snap, s2] = values.map((v) => v.value.value);
+    if (s1 === null) continue;
+    assert.equal(s1, s2);
+    const j = JSON.parse(snap as string);
+    assert.deepEqual([j.sequence, j.partId, j.partSeq, j.verdict], [s1, partId, partSeq, text]);
+  }
+  stop = true;
+  await writer;
+  assert.ok(seq > 100, `parts kept coming during the reads (${seq})`);
+});
+
+test('untrusted certificate, wrong password, unknown user and anonymous are refused and counted', async (t) => {
+  const { publisher, pki } = await startServer(t, tempDir(t));
+  // Not copied into trusted/: refused at the secure channel, and the certificate lands in rejected/.
+  const clientPki = tempDir(t, 'opcua-client-pki-');
+  await assert.rejects(connect(t, { endpoint: publisher.endpointUrl, user: plc, pki: clientPki }));
+  assert.ok(publisher.stats().refusedCertificates >= 1, `certificate refusal counted (${JSON.stringify(publisher.stats())})`);
+  const rejected = readdirSync(join(pki, 'rejected'));
+  assert.equal(rejected.length, 1, 'the refused certificate is in rejected/ for an engineer to trust');
+  // The engineer's step: move it to trusted/certs; the running server accepts it, no restart.
+  renameSync(join(pki, 'rejected', rejected[0]!), join(pki, 'trusted', 'certs', rejected[0]!));
+  await until('the moved certificate is trusted', async () => {
+    try {
+      const { session } = await connect(t, { endpoint: publisher.endpointUrl, user: plc, pki: clientPki });
+      await session.close();
+      return true;
+    } catch {
+      return false;
+    }
+  }, 20_000);
+
+  const { client } = await makeClient(t, { endpoint: publisher.endpointUrl, trustIn: pki });
+  await client.connect(publisher.endpointUrl);
+  await assert.rejects(client.createSession(identity({ username: 'plc', password: 'wrong' })), /BadUserAccessDenied|BadIdentityTokenRejected/);
+  await assert.rejects(client.createSession(identity({ username: 'nobody', password: 'x' })), /BadUserAccessDenied|BadIdentityTokenRejected/);
+  const s = publisher.stats();
+  assert.equal(s.refusedLogins, 2, JSON.stringify(s));
+  // Anonymous is not even offered: no endpoint lists an anonymous token policy, so a client cannot ask.
+  const endpoints = await client.getEndpoints();
+  assert.ok(endpoints.length > 0 && endpoints.every((e) => e.userIdentityTokens!.every((p) => p.tokenType !== UserTokenType.Anonymous)));
+  await assert.rejects(client.createSession(identity('anonymous')), /ANONYMOUS/);
+  const ok = await client.createSession(identity(plc));
+  await ok.close();
+  assert.equal(publisher.stats().refusedLogins, 2);
+});
+
+test('security None is not offered unless configured', async (t) => {
+  const { publisher, pki } = await startServer(t, tempDir(t));
+  await assert.rejects(connect(t, { endpoint: publisher.endpointUrl, trustIn: pki, user: plc, policy: SecurityPolicy.None, mode: MessageSecurityMode.None }));
+  const insecure = await startServer(t, tempDir(t), { allowInsecure: true });
+  const { session } = await connect(t, { endpoint: insecure.publisher.endpointUrl, trustIn: insecure.pki, user: plc, policy: SecurityPolicy.None, mode: MessageSecurityMode.None });
+  await session.close();
+});
+
+async function browseIds(session: ClientSession): Promise<string[]> {
+  const r = await session.browse(`ns=1;s=${line}.cam1`);
+  return r.references!.map((ref) => ref.nodeId.toString()).sort();
+}
+
+test('node ids are the documented strings, the same after a restart', async (t) => {
+  const state = tempDir(t);
+  const first = await startServer(t, state);
+  const clientPki = tempDir(t, 'opcua-client-pki-');
+  const a = await connect(t, { endpoint: first.publisher.endpointUrl, trustIn: first.pki, user: plc, pki: clientPki });
+  const before = await browseIds(a.session);
+  const expected = [...stationVariables, 'AcknowledgeAlarm', 'TriggerPart'].map((n) => nodeIdOf(line, 'cam1', n)).sort();
+  assert.deepEqual(before, expected);
+  await a.session.close();
+  await first.publisher.stop(0);
+  const second = await startServer(t, state);
+  // The same client certificate stays trusted: the server's PKI folder survived the restart.
+  const b = await connect(t, { endpoint: second.publisher.endpointUrl, user: plc, pki: clientPki });
+  assert.deepEqual(await browseIds(b.session), before);
+});
+
+test('methods need their right: a reader is refused (counted), an operator acknowledges and triggers', async (t) => {
+  const { publisher, pki, bus, triggered } = await startServer(t, tempDir(t));
+  const reader = await connect(t, { endpoint: publisher.endpointUrl, trustIn: pki, user: plc });
+  const call = (session: ClientSession, method: string, inputArguments: Array<{ dataType: DataType; value: unknown }> = []) =>
+    session.call({ objectId: `ns=1;s=${line}.cam1`, methodId: nodeIdOf(line, 'cam1', method), inputArguments });
+  // A timeout verdict raises the station's alarm.
+  publisher.publish(makeVerdict({ seq: 1, line, kind: 'timeout' }));
+  const read = async (s: ClientSession, n: string) => (await s.read({ nodeId: nodeIdOf(line, 'cam1', n), attributeId: 13 })).value.value;
+  assert.equal(await read(reader.session, 'AlarmActive'), true);
+  assert.equal((await call(reader.session, 'AcknowledgeAlarm')).statusCode, StatusCodes.BadUserAccessDenied);
+  assert.equal((await call(reader.session, 'TriggerPart', [{ dataType: DataType.String, value: 'P-1' }])).statusCode, StatusCodes.BadUserAccessDenied);
+  assert.equal(publisher.stats().refusedCalls, 2);
+  assert.deepEqual(triggered, []);
+  const op = await connect(t, { endpoint: publisher.endpointUrl, user: { username: 'operator', password: 'op-secret' }, pki: undefined, trustIn: pki });
+  assert.equal((await call(op.session, 'AcknowledgeAlarm')).statusCode, StatusCodes.Good);
+  assert.equal(await read(op.session, 'AlarmActive'), false, 'acknowledged and its cause (one timeout) gone');
+  const r = await call(op.session, 'TriggerPart', [{ dataType: DataType.String, value: 'P-1' }]);
+  assert.equal(r.statusCode, StatusCodes.Good);
+  assert.deepEqual(r.outputArguments!.map((v) => v.value), ['P-1', 7]);
+  assert.deepEqual(triggered, ['P-1']);
+  // A camera down keeps the alarm active after acknowledgement, until it runs again.
+  bus.emit('camera-state', { camera: 'cam1', running: false, detail: 'stalled' });
+  await call(op.session, 'AcknowledgeAlarm');
+  assert.deepEqual([await read(op.session, 'AlarmActive'), await read(op.session, 'AlarmAcknowledged')], [true, true]);
+  assert.equal((await op.session.read({ nodeId: `ns=1;s=${line}.State`, attributeId: 13 })).value.value, 'degraded');
+  bus.emit('camera-state', { camera: 'cam1', running: true, detail: 'streaming' });
+  assert.equal(await read(op.session, 'AlarmActive'), false);
+  assert.equal((await op.session.read({ nodeId: `ns=1;s=${line}.State`, attributeId: 13 })).value.value, 'running');
+});
