@@ -265,7 +265,7 @@ export class CloudMqttPublisher implements Publisher, QueueReporter {
     const window = this.#probing ? 1 : this.#maxInflight;
     const room = Math.min(window - this.#inflight.size, tokens, this.#batch);
     if (room <= 0) {
-      if (tokens < 1 && this.#inflight.size < window) this.#waitForTokens();
+      if (tokens < 1 && this.#inflight.size < window) this.#deferPump(this.#bucket.msUntilNext());
       return;
     }
     const batch = this.outbox.next(room, { classes: MQTT_CLASSES });
@@ -286,18 +286,9 @@ export class CloudMqttPublisher implements Publisher, QueueReporter {
     if (batch.length > 0) this.#schedulePump();
   }
 
-  /** Comes back after `ms`, or sooner when an ack or a new message wakes the pump and the line is idle. */
+  /** Comes back after `ms` (the line busy, or no token left), or sooner when an ack or a new message wakes the pump. */
   #deferPump(ms: number): void {
     if (this.#pumpTimer) return;
-    this.#pumpTimer = this.#clock.setTimer(ms, () => {
-      this.#pumpTimer = undefined;
-      this.#schedulePump();
-    });
-  }
-
-  #waitForTokens(): void {
-    if (this.#pumpTimer) return;
-    const ms = this.#bucket.msUntilNext();
     this.#pumpTimer = this.#clock.setTimer(ms, () => {
       this.#pumpTimer = undefined;
       this.#schedulePump();

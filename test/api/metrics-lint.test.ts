@@ -19,7 +19,7 @@ test('promtool rejects a gauge with a counter suffix, and prom-client defaults s
 
 test('Linesight registry: per-type active handle gauges kept, their *_total sums dropped', async () => {
   const registry = createMetrics(new EventBus(silentLogger), {
-    pool: () => ({ workers: 1, running: 0, queued: 0, crashed: 0, hung: 0, refused: 0, shed: 0 }),
+    pool: () => ({ workers: 2, running: 0, queued: 0, crashed: 0, hung: 0, refused: 0, shed: 0 }),
     threads: () => [], estimates: () => [], triggers: () => [], publishers: () => [], models: () => [], cameras: () => [],
   });
   const text = await registry.metrics();

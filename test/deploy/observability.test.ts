@@ -16,7 +16,7 @@ const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ pa
 
 async function exportedNames(): Promise<Set<string>> {
   const registry = createMetrics(new EventBus(silentLogger), {
-    pool: () => ({ workers: 1, running: 0, queued: 0, crashed: 0, hung: 0, refused: 0, shed: 0 }),
+    pool: () => ({ workers: 2, running: 0, queued: 0, crashed: 0, hung: 0, refused: 0, shed: 0 }),
     threads: () => [], estimates: () => [], triggers: () => [], publishers: () => [], models: () => [], cameras: () => [],
   });
   const names = new Set<string>();
