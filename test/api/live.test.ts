@@ -72,17 +72,21 @@ test('30 live clients against the default limit of 16: the extra ones get LS_ERR
   assert.match(metrics, /^linesight_queue_dropped\{queue="sse-clients",reason="over-limit"\} 14$/m);
 });
 
-test('a live client that never reads is dropped once it is maxBufferedKB behind; a reading one gets every event; RSS stays flat', async (t) => {
+test('a live client that never reads is dropped once it is maxBufferedKB behind; a reading one gets every event; what the server holds for it stays bounded', async (t) => {
   const warnings: string[] = [];
   const log = createLogger({ level: 'warn', format: 'json', write: (line) => warnings.push(line) });
   const clients = new LiveClients({ maxClients: 4, maxBufferedBytes: MiB, log });
+  const responses = new Map<number, import('node:http').ServerResponse>();
   const server = createServer((req, res) => {
+    responses.set(req.socket.remotePort!, res);
     clients.add(res, String(req.socket.remotePort));
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.flushHeaders();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => server.close());
+  // closeAllConnections: a failed assertion must not leave the reader's connection holding the
+  // server (and the test file) open.
+  t.after(() => (server.closeAllConnections(), server.close()));
   const port = (server.address() as { port: number }).port;
 
   // The stalled client: a raw socket that sends its request and never reads.
@@ -94,15 +98,20 @@ test('a live client that never reads is dropped once it is maxBufferedKB behind;
   // The reading client.
   let received = 0;
   const reader = await new Promise<IncomingMessage>((resolve) => get(`http://127.0.0.1:${port}/events`, resolve));
+  t.after(() => reader.destroy());
   reader.on('data', (c: Buffer) => (received += c.length));
   while (clients.size < 2) await new Promise((r) => setTimeout(r, 5));
+  const stalledRes = responses.get(stalled.localPort!)!;
+  assert.ok(stalledRes, 'the stalled client reached the server');
 
   const payload = { pad: 'x'.repeat(64 * 1024) };
   const events = 2000; // 128 MiB in all: what the stalled client would hold without the bound
   const rssBefore = process.memoryUsage().rss / MiB;
   let rssPeak = rssBefore;
+  let stalledBufferedPeak = 0;
   for (let i = 0; i < events; i++) {
     clients.broadcast('verdict', payload);
+    if (!stalledRes.destroyed) stalledBufferedPeak = Math.max(stalledBufferedPeak, stalledRes.writableLength);
     // Let the sockets drain as a real event rate would.
     if (i % 8 === 0) {
       await new Promise((r) => setImmediate(r));
@@ -112,8 +121,13 @@ test('a live client that never reads is dropped once it is maxBufferedKB behind;
   while (received < events * (64 * 1024)) await new Promise((r) => setTimeout(r, 5));
   stalled.resume(); // lets the close be seen
   await stalledClosed;
-  t.diagnostic(`RSS ${rssBefore.toFixed(0)} MiB before, peak ${rssPeak.toFixed(0)} MiB while 128 MiB were broadcast`);
-  assert.ok(rssPeak - rssBefore < 64, `RSS grew by ${(rssPeak - rssBefore).toFixed(0)} MiB`);
+  t.diagnostic(`RSS ${rssBefore.toFixed(0)} MiB before, peak ${rssPeak.toFixed(0)} MiB while 128 MiB were broadcast; the stalled client's buffer peaked at ${(stalledBufferedPeak / 1024).toFixed(0)} KiB`);
+  // The bound itself: what the server holds for the stalled client never passes maxBufferedKB by
+  // more than one event.
+  assert.ok(stalledBufferedPeak <= MiB + 80 * 1024, `stalled client's buffer reached ${stalledBufferedPeak} bytes`);
+  // RSS is reported, not asserted: it holds the burst's garbage until V8 collects it (about
+  // 25 MiB on Node 20, 110 MiB on Node 24 with its larger young generation), which says nothing
+  // about what stays pinned; the buffer bound above does.
   assert.deepEqual(clients.queues(), [{ queue: 'sse-clients', depth: 1, capacity: 4, dropped: { 'over-limit': 0, 'slow-client': 1 } }]);
   assert.equal(warnings.length, 1, 'logged once');
   assert.match(warnings[0]!, /not reading; disconnected/);
