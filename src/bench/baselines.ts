@@ -1,7 +1,9 @@
 // The in-process baselines, on the same frames as the service: what one frame costs to decode and
 // preprocess, what the model costs on one thread, the compute limit those two imply, a naive
-// sequential loop, and session.run alone. All in this (main) thread, one frame at a time.
+// sequential loop, and session.run alone, in this (main) thread one frame at a time; then one
+// naive loop per core at once (naive-worker.ts), what the cores really give in parallel.
 import { cpus } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { monotonicMs } from '../clock.js';
 import { toTensor } from '../inference/preprocess.js';
@@ -23,6 +25,34 @@ async function timed(seconds: number, minRuns: number, once: (i: number) => Prom
   return { ms, perSec: (ms.length * 1000) / (monotonicMs() - t0) };
 }
 
+/** One naive loop per core, all at once, in worker threads: parts per second together. */
+async function parallelNaiveLoops(version: ModelVersion, frames: readonly Uint8Array[], seconds: number, loops: number): Promise<number> {
+  // Shared copies: every loop reads the same frames without a copy per thread.
+  const shared = frames.map((f) => {
+    const s = new Uint8Array(new SharedArrayBuffer(f.byteLength));
+    s.set(f);
+    return s;
+  });
+  const workers = Array.from(
+    { length: loops },
+    () => new Worker(new URL('./naive-worker.js', import.meta.url), { workerData: { bytes: version.bytes, manifest: version.manifest, frames: shared, seconds } }),
+  );
+  try {
+    const message = (w: Worker) =>
+      new Promise<{ ready?: boolean; runs?: number; ms?: number }>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+        w.once('exit', (code) => reject(new Error(`naive loop thread exited (${code}) before it answered`)));
+      });
+    await Promise.all(workers.map(message));
+    const done = Promise.all(workers.map(message));
+    for (const w of workers) w.postMessage('go');
+    return (await done).reduce((sum, r) => sum + ((r.runs ?? 0) * 1000) / (r.ms ?? 1), 0);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
 export async function measureBaselines(version: ModelVersion, frames: readonly Uint8Array[], seconds: number): Promise<Omit<Baselines, 'python'>> {
   // As in a worker thread: libvips' pool would otherwise spread one decode over every core, and
   // "one thread" would not be one thread.
@@ -42,11 +72,13 @@ export async function measureBaselines(version: ModelVersion, frames: readonly U
     const naive = await timed(seconds, 10, async (i) => session.run((await toTensor(image(i), manifest.input)).data));
     const preprocessMsP50 = median(pre.ms);
     const inferenceMsP50 = median(raw.ms);
+    const parallel = await parallelNaiveLoops(version, frames, seconds, cpus().length);
     return {
       preprocessMsP50: round(preprocessMsP50, 2),
       inferenceMsP50: round(inferenceMsP50, 2),
       computeLimitPerSec: round((cpus().length * 1000) / (preprocessMsP50 + inferenceMsP50)),
       naiveLoopPerSec: round(naive.perSec),
+      parallelNaivePerSec: round(parallel),
       rawRunPerSec: round(raw.perSec),
     };
   } finally {

@@ -36,6 +36,7 @@ export function recommend(configs: readonly ConfigResult[], cameraRatePerMin: nu
     cameraRatePerMin,
     saturatedPerSec: pick.saturatedPerSec,
     ofComputeLimit: pick.ofComputeLimit,
+    ofParallelNaive: pick.ofParallelNaive,
     vsNaiveLoop: pick.vsNaiveLoop,
     reason,
   };

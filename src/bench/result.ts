@@ -40,6 +40,11 @@ export interface Baselines {
   computeLimitPerSec: number;
   /** One thread: decode (sharp), then run, then the next frame. */
   naiveLoopPerSec: number;
+  /**
+   * One naive loop per core, all at once, summed: what the cores deliver in parallel with no
+   * service around them. Below the compute limit where cores share execution units.
+   */
+  parallelNaivePerSec: number;
   /** session.run on one prepared tensor, one thread: the model alone. */
   rawRunPerSec: number;
   python: PythonBaseline[];
@@ -74,6 +79,8 @@ export interface ConfigResult {
   /** The most parts/s any step had run to the end by a worker (end to end, through the broker): the capacity. */
   saturatedPerSec: number;
   ofComputeLimit: number;
+  /** Saturated throughput over the parallel naive loops (one per core at once, no service). */
+  ofParallelNaive: number;
   vsNaiveLoop: number;
   /** Highest stepped rate held with p99.9 within budget, in parts/min (0: none). */
   heldPerMin: number;
@@ -90,6 +97,7 @@ export interface Recommendation {
   cameraRatePerMin: number;
   saturatedPerSec: number;
   ofComputeLimit: number;
+  ofParallelNaive: number;
   vsNaiveLoop: number;
   reason: string;
 }

@@ -73,6 +73,7 @@ export async function runBench(o: BenchOptions, progress: BenchProgress): Promis
         lineRatePerSec: o.cameraRatePerMin / 60,
         computeLimitPerSec: base.computeLimitPerSec,
         naiveLoopPerSec: base.naiveLoopPerSec,
+        parallelNaivePerSec: base.parallelNaivePerSec,
         onStep: (s) => progress.step(`${label}: ${s}`),
       });
       if ('unavailable' in r) notes.push(`${label}: not measured, ${r.unavailable}.`);

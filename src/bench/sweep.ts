@@ -72,6 +72,7 @@ export interface MeasureConfigInput {
   lineRatePerSec: number;
   computeLimitPerSec: number;
   naiveLoopPerSec: number;
+  parallelNaivePerSec: number;
   onStep: (label: string) => void;
 }
 
@@ -98,6 +99,7 @@ export async function measureConfig(i: MeasureConfigInput): Promise<ConfigResult
     provider,
     saturatedPerSec: saturated,
     ofComputeLimit: round(saturated / i.computeLimitPerSec, 2),
+    ofParallelNaive: round(saturated / i.parallelNaivePerSec, 2),
     vsNaiveLoop: round(saturated / i.naiveLoopPerSec, 2),
     heldPerMin: heldPerMin(steps),
     rssPeakMiB: Math.max(...steps.map((s) => s.rssMiB)),

@@ -8,9 +8,6 @@ import { defaultMaxImagePixels } from './messages.js';
 
 export interface Tensor {
   data: Float32Array | Uint8Array;
-  /** Decoded image size, before resizing. */
-  sourceWidth: number;
-  sourceHeight: number;
 }
 
 export interface DecodeLimits {
@@ -27,7 +24,6 @@ function tooLarge(width: number, height: number, limits: DecodeLimits): Linesigh
 /** The image's size from its header alone (no pixels decoded); raw frames say theirs. */
 async function headerSize(image: FrameImage): Promise<{ width: number; height: number }> {
   if (image.kind === 'raw') return { width: image.width, height: image.height };
-  if (image.data.byteLength === 0) throw new LinesightError('LS_ERR_IMAGE_DECODE', 'empty image (0 bytes)');
   // sharp applies limitInputPixels to metadata() too, but with a message that names no size.
   const meta = await sharp(image.data, { limitInputPixels: false }).metadata();
   return { width: meta.width ?? 0, height: meta.height ?? 0 };
@@ -47,14 +43,13 @@ function openImage(image: FrameImage, limits: DecodeLimits): sharp.Sharp {
 export async function toTensor(image: FrameImage, spec: InputSpec, limits: DecodeLimits = { maxPixels: defaultMaxImagePixels }): Promise<Tensor> {
   const { channels, height: H, width: W } = inputGeometry(spec);
   let pipeline: sharp.Sharp;
-  let sourceWidth: number;
-  let sourceHeight: number;
   let targetW = W;
   try {
-    // The header alone decides: a decompression bomb is refused before it inflates.
-    ({ width: sourceWidth, height: sourceHeight } = await headerSize(image));
-    if (!sourceWidth || !sourceHeight) throw new Error('image has no size');
-    if (sourceWidth * sourceHeight > limits.maxPixels) throw tooLarge(sourceWidth, sourceHeight, limits);
+    if (image.data.byteLength === 0) throw new LinesightError('LS_ERR_IMAGE_DECODE', 'empty image (0 bytes)');
+    // A decompression bomb is refused from its header, before it inflates: raw frames here,
+    // encoded ones by sharp's limitInputPixels, which reads the header first (the size is only
+    // looked up for the message then, so a good frame's header is parsed once, not twice).
+    if (image.kind === 'raw' && image.width * image.height > limits.maxPixels) throw tooLarge(image.width, image.height, limits);
     pipeline = openImage(image, limits);
     // CMYK, 16-bit and palette images end up as 8-bit sRGB (or 8-bit grey) like any camera frame.
     pipeline = channels === 1 ? pipeline.removeAlpha().grayscale() : pipeline.removeAlpha().toColourspace('srgb');
@@ -68,20 +63,27 @@ export async function toTensor(image: FrameImage, spec: InputSpec, limits: Decod
       case 'crop':
         pipeline = pipeline.resize(W, H, { fit: 'cover', position: 'centre' });
         break;
-      case 'pad-right':
-        targetW = Math.max(1, Math.min(W, Math.ceil((H * sourceWidth) / sourceHeight)));
+      case 'pad-right': {
+        // The only mode whose output width depends on the source's aspect ratio.
+        const { width, height } = await headerSize(image);
+        if (!width || !height) throw new Error('image has no size');
+        if (width * height > limits.maxPixels) throw tooLarge(width, height, limits);
+        targetW = Math.max(1, Math.min(W, Math.ceil((H * width) / height)));
         pipeline = pipeline.resize(targetW, H, { fit: 'fill' });
         break;
+      }
     }
     const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== channels || info.width !== targetW || info.height !== H) {
       throw new Error(`decoder gave ${info.width}x${info.height}x${info.channels}, wanted ${targetW}x${H}x${channels}`);
     }
-    return { data: fill(data, targetW, spec, channels, H, W, image), sourceWidth, sourceHeight };
+    return { data: fill(data, targetW, spec, channels, H, W, image) };
   } catch (err) {
     if (err instanceof LinesightError) throw err;
     const message = (err as Error).message;
     if (/exceeds pixel limit/i.test(message)) {
+      const size = await headerSize(image).catch(() => undefined);
+      if (size?.width && size.height) throw tooLarge(size.width, size.height, limits);
       throw new LinesightError('LS_ERR_IMAGE_TOO_LARGE', `${message} (inference.maxImagePixels is ${mp(limits.maxPixels)})`, { cause: err });
     }
     throw new LinesightError('LS_ERR_IMAGE_DECODE', message || 'unreadable image', { cause: err });
@@ -91,6 +93,8 @@ export async function toTensor(image: FrameImage, spec: InputSpec, limits: Decod
 /**
  * Interleaved HWC bytes (RGB or gray) of width `w` into the tensor of width `W`; columns
  * past `w` (pad-right) stay 0, which is what PaddleOCR pads with after normalising.
+ * Normalisation goes through a table of the 256 values per channel (computed in double and
+ * rounded to float32, as the arithmetic was), so the loop is one load and one store per value.
  */
 function fill(px: Buffer, w: number, spec: InputSpec, C: number, H: number, W: number, image: FrameImage): Float32Array | Uint8Array {
   const plane = H * W;
@@ -98,18 +102,30 @@ function fill(px: Buffer, w: number, spec: InputSpec, C: number, H: number, W: n
   const wantBgr = spec.colorOrder === 'BGR';
   const swap = C === 3 && bgrSource !== wantBgr;
   const nchw = spec.layout === 'NCHW';
-  const out = spec.dtype === 'uint8' ? new Uint8Array(C * plane) : new Float32Array(C * plane);
-  const { scale, mean, std } = spec.normalize;
-  const m = Array.from({ length: C }, (_, c) => mean[mean.length === 1 ? 0 : c]!);
-  const s = Array.from({ length: C }, (_, c) => std[std.length === 1 ? 0 : c]!);
   const quantised = spec.dtype === 'uint8';
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < w; x++) {
-      const src = (y * w + x) * C;
-      for (let c = 0; c < C; c++) {
-        const v = px[src + (swap ? 2 - c : c)]!;
-        const dst = nchw ? c * plane + y * W + x : (y * W + x) * C + c;
-        out[dst] = quantised ? v : (v * scale - m[c]!) / s[c]!;
+  const out = quantised ? new Uint8Array(C * plane) : new Float32Array(C * plane);
+  let table: Float32Array | undefined;
+  if (!quantised) {
+    const { scale, mean, std } = spec.normalize;
+    table = new Float32Array(C * 256);
+    for (let c = 0; c < C; c++) {
+      const m = mean[mean.length === 1 ? 0 : c]!;
+      const s = std[std.length === 1 ? 0 : c]!;
+      for (let v = 0; v < 256; v++) table[c * 256 + v] = (v * scale - m) / s;
+    }
+  }
+  for (let c = 0; c < C; c++) {
+    const from = swap ? 2 - c : c;
+    const t = c * 256;
+    for (let y = 0; y < H; y++) {
+      let src = y * w * C + from;
+      // NCHW: one plane per channel; NHWC: channels interleaved.
+      let dst = nchw ? c * plane + y * W : y * W * C + c;
+      const step = nchw ? 1 : C;
+      if (table) {
+        for (let x = 0; x < w; x++, src += C, dst += step) out[dst] = table[t + px[src]!]!;
+      } else {
+        for (let x = 0; x < w; x++, src += C, dst += step) out[dst] = px[src]!;
       }
     }
   }

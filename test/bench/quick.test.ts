@@ -38,6 +38,8 @@ test('bench --quick completes and writes JSON with every field filled, Markdown 
   assert.equal(m.model, 'label-orientation@1.0.0');
   assert.equal(m.randomWeights, false);
   assert.ok(m.baselines.computeLimitPerSec > 0 && m.baselines.naiveLoopPerSec > 0 && m.baselines.rawRunPerSec > 0);
+  // One naive loop per core at once do at least half what one loop does (a loaded CI box shares its cores).
+  assert.ok(m.baselines.parallelNaivePerSec > 0.5 * m.baselines.naiveLoopPerSec, `parallel ${m.baselines.parallelNaivePerSec}/s, one loop ${m.baselines.naiveLoopPerSec}/s`);
   // The bundled model is no torchvision export: both Python loops are skipped, each with its reason.
   assert.deepEqual(m.baselines.python.map((p) => [p.engine, p.status]), [['torch', 'skipped'], ['opencv', 'skipped']]);
   assert.equal(m.configs.length, 1);
@@ -49,6 +51,7 @@ test('bench --quick completes and writes JSON with every field filled, Markdown 
     assert.ok(s.rssMiB > 0 && s.cpu > 0, 'CPU and RSS of the service process were read');
   }
   assert.equal(c.saturatedPerSec, Math.max(...c.steps.map((s) => s.achievedPerSec)));
+  assert.equal(c.ofParallelNaive, Math.round((c.saturatedPerSec / m.baselines.parallelNaivePerSec) * 100) / 100);
   assert.equal(m.recommendation.workers, c.workers);
   assert.equal(m.recommendation.camerasAtRate, Math.floor(m.recommendation.heldPerMin / 600));
 

@@ -12,7 +12,7 @@ export function baselineLine(m: ModelResult): string {
   const py = b.python.map((p) => (p.status === 'ok' ? `${p.engine} ${p.partsPerSec}/s` : `${p.engine} skipped (${p.note})`)).join('; ');
   return (
     `decode+preprocess ${b.preprocessMsP50} ms, inference ${b.inferenceMsP50} ms (1 thread) -> compute limit ${b.computeLimitPerSec}/s; ` +
-    `naive loop ${b.naiveLoopPerSec}/s; raw session.run ${b.rawRunPerSec}/s; python: ${py}`
+    `naive loop ${b.naiveLoopPerSec}/s, ${b.parallelNaivePerSec}/s with one per core at once; raw session.run ${b.rawRunPerSec}/s; python: ${py}`
   );
 }
 
@@ -21,13 +21,14 @@ export function renderTable(r: BenchResult): string {
   out.push(`linesight bench ${r.version}: ${r.host.cpus} x ${r.host.cpu}, ${r.settings.frame.label} frames, budget ${r.settings.budgetMs} ms${r.settings.quick ? ' (quick)' : ''}`);
   for (const m of r.models) {
     out.push('', `${m.model}${m.randomWeights ? ' (RANDOM WEIGHTS: timing only)' : ''}`, `  ${baselineLine(m)}`);
-    const rows = [['  config', 'parts/s sat.', 'of limit', 'x naive', 'held/min', 'p50@held', 'p99.9@held', 'RSS MiB']];
+    const rows = [['  config', 'parts/s sat.', 'of limit', 'of parallel', 'x naive', 'held/min', 'p50@held', 'p99.9@held', 'RSS MiB']];
     for (const c of m.configs) {
       const held = c.steps.filter((s) => s.held).at(-1);
       rows.push([
         `  ${c.workers}w x ${c.intraOpThreads}t ${c.provider}`,
         String(c.saturatedPerSec),
         c.ofComputeLimit.toFixed(2),
+        c.ofParallelNaive.toFixed(2),
         c.vsNaiveLoop.toFixed(2),
         String(c.heldPerMin),
         held ? held.latencyMs.p50.toFixed(1) : '-',
