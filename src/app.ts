@@ -47,7 +47,7 @@ import { UploadSlots } from './api/uploads.js';
 import { packageVersion } from './version.js';
 import type { QueueReporter } from './queues.js';
 import { EvidenceStore } from './evidence/store.js';
-import { EvidenceUploader } from './evidence/s3-uploader.js';
+import type { EvidenceUploader } from './evidence/s3-uploader.js';
 import { evidenceObjectKey } from './evidence/object-key.js';
 import type { Outbox } from './publish/outbox.js';
 
@@ -514,6 +514,8 @@ export class App {
     this.reportQueues(store);
     this.#stops.push(() => store.stop(this.config.shutdown.drainTimeoutMs));
     if (e.s3) {
+      // Loaded only when configured: the AWS SDK costs about 20 MB of memory.
+      const { EvidenceUploader } = await import('./evidence/s3-uploader.js');
       uploader = new EvidenceUploader({
         outbox: this.#outbox!,
         s3: e.s3,

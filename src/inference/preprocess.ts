@@ -3,7 +3,8 @@
 import sharp from 'sharp';
 import { LinesightError } from '../errors.js';
 import type { FrameImage } from '../capture/frame.js';
-import { inputGeometry, type InputSpec } from '../models/manifest.js';
+import { inputGeometry } from '../models/input-geometry.js';
+import type { InputSpec } from '../models/manifest.js';
 import { defaultMaxImagePixels } from './messages.js';
 
 export interface Tensor {

@@ -9,7 +9,7 @@ import type { InferTask, ModelRef, StageTimings, WorkerOptions, WorkerResult, Wo
 import { toTensor } from './preprocess.js';
 import { runtimeFor } from './runtimes/index.js';
 import type { ModelSession } from './runtimes/runtime.js';
-import { inputGeometry } from '../models/manifest.js';
+import { inputGeometry } from '../models/input-geometry.js';
 
 // Loaded outside a worker (the test runner imports every file under dist/test/), workerData is null.
 const options = (workerData ?? {}) as WorkerOptions;

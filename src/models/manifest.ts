@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import { OneOf } from '../config/schema.js';
 import { schemaProblems } from '../schema-problems.js';
+import { inputGeometry } from './input-geometry.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -136,7 +137,4 @@ export function manifestProblems(raw: unknown): { manifest?: ModelManifest; prob
   return problems.length ? { problems } : { manifest: m, problems };
 }
 
-export function inputGeometry(input: InputSpec): { channels: number; height: number; width: number } {
-  const [, a, b, c] = input.shape as [number, number, number, number];
-  return input.layout === 'NCHW' ? { channels: a, height: b, width: c } : { channels: c, height: a, width: b };
-}
+export { inputGeometry };
