@@ -27,6 +27,8 @@ export const benchUsage = `linesight bench [options]
   --camera-rate N     parts/min per camera, for "cameras carried" (default 600)
   --seconds S         measured seconds per load step (default 4; quick 2)
   --quick             one configuration, two steps (under a minute: CI smoke runs)
+  --line-check S      then run the recommended configuration at one camera's rate for S seconds
+                      and count every timeout (default 60; quick 0: off)
   --no-python         skip the Python baselines
   --out DIR           where bench.json, bench.md and the SVG charts go (default ./linesight-bench)
 `;
@@ -61,6 +63,7 @@ export function parseBenchArgs(argv: string[]): { options: BenchOptions; outDir:
       budget: { type: 'string', default: '100' },
       'camera-rate': { type: 'string', default: '600' },
       seconds: { type: 'string' },
+      'line-check': { type: 'string' },
       quick: { type: 'boolean', default: false },
       'no-python': { type: 'boolean', default: false },
       out: { type: 'string', default: 'linesight-bench' },
@@ -78,6 +81,7 @@ export function parseBenchArgs(argv: string[]): { options: BenchOptions; outDir:
       cameraRatePerMin: parseNumber('--camera-rate', values['camera-rate'], 1, 60_000),
       quick: values.quick,
       python: !values['no-python'],
+      lineCheckSeconds: values['line-check'] === undefined ? (values.quick ? 0 : 60) : parseNumber('--line-check', values['line-check'], 0, 3600),
       ...(values.seconds === undefined ? {} : { stepSeconds: parseNumber('--seconds', values.seconds, 0.5, 600) }),
     },
   };

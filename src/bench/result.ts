@@ -110,6 +110,11 @@ export interface ModelResult {
   baselines: Baselines;
   configs: ConfigResult[];
   recommendation: Recommendation;
+  /**
+   * The recommended configuration at one camera's rate for longer than a step (--line-check):
+   * enough parts for a p99.9 of its own, and every timeout counted. Absent when not run.
+   */
+  lineCheck?: Step & { seconds: number };
 }
 
 export interface BenchResult {

@@ -12,6 +12,8 @@ import { recommend } from './recommend.js';
 import type { BenchResult, ConfigResult, ModelResult } from './result.js';
 import { round } from './stats.js';
 import { measureConfig, providersPresent, stepShares, sweepConfigs } from './sweep.js';
+import { runLoadPoint } from './load.js';
+import type { ExecutionProvider } from '../inference/runtimes/runtime.js';
 
 export interface BenchOptions {
   /** Comma-separated model names, "bundled", "reference", or model directories. */
@@ -24,6 +26,8 @@ export interface BenchOptions {
   stepSeconds?: number;
   /** Skip the Python baselines (they need Debian's python3-torch / python3-opencv). */
   python?: boolean;
+  /** Seconds to run the recommended configuration at one camera's rate after the sweep (0: not). */
+  lineCheckSeconds?: number;
 }
 
 export interface BenchProgress {
@@ -44,7 +48,7 @@ export async function runBench(o: BenchOptions, progress: BenchProgress): Promis
   const frameBytes = frames.files.map((f) => new Uint8Array(readFileSync(f)));
   const models = await resolveBenchModels(o.models);
   const lineSteps = o.quick ? 0 : 1;
-  progress.plan(models.reduce((n, m) => n + 3 + sweepConfigs(cores, providers, m.version.manifest.format, o.quick).length * (stepShares(o.quick).length + lineSteps), 0));
+  progress.plan(models.reduce((n, m) => n + 3 + (o.lineCheckSeconds ? 1 : 0) + sweepConfigs(cores, providers, m.version.manifest.format, o.quick).length * (stepShares(o.quick).length + lineSteps), 0));
   const notes: string[] = [];
   if (load1 > 0.5) notes.push(`The box was not quiet: load average ${load1} on ${cores} cores when the run began; figures are lower than on an idle box.`);
   notes.push('The service runs in a process of its own (CPU and RSS are its alone); its replay camera reads the frames from disk inside it, as a camera\'s frames would arrive there; the bench\'s subscriber and Python loops run beside it on the same cores.');
@@ -81,6 +85,16 @@ export async function runBench(o: BenchOptions, progress: BenchProgress): Promis
     }
     if (!configs.length) throw new Error(`${name}: no configuration could be measured`);
     const recommendation = recommend(configs, o.cameraRatePerMin);
+    let lineCheck: ModelResult['lineCheck'];
+    if (o.lineCheckSeconds) {
+      const out = await runLoadPoint({
+        modelsDir: m.root, model: m.ref, framesDir: frames.dir, budgetMs: o.budgetMs, seconds: o.lineCheckSeconds, warmupSeconds: 1,
+        workers: recommendation.workers, intraOpThreads: recommendation.intraOpThreads, provider: recommendation.provider as ExecutionProvider,
+        ratePerSec: o.cameraRatePerMin / 60,
+      });
+      lineCheck = { ...out.step, seconds: o.lineCheckSeconds };
+      progress.step(`${name}: line check at ${o.cameraRatePerMin}/min for ${o.lineCheckSeconds} s: ${out.step.timeouts} timeout(s), p99.9 ${out.step.latencyMs.p999} ms`);
+    }
     for (const p of python) if (p.status === 'ok') p.linesightRatio = round(recommendation.saturatedPerSec / p.partsPerSec, 2);
     results.push({
       model: name,
@@ -90,6 +104,7 @@ export async function runBench(o: BenchOptions, progress: BenchProgress): Promis
       baselines: { ...base, python },
       configs,
       recommendation,
+      ...(lineCheck ? { lineCheck } : {}),
     });
     progress.partial?.(summary());
   }

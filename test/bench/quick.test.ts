@@ -20,7 +20,7 @@ function emptyFields(value: unknown, path = '$'): string[] {
 
 test('bench --quick completes and writes JSON with every field filled, Markdown and an SVG chart', async (t) => {
   const out = tempDir(t);
-  const proc = spawn(process.execPath, [cli, 'bench', '--quick', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [cli, 'bench', '--quick', '--line-check', '2', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => proc.kill('SIGKILL'));
   let stdout = '';
   let stderr = '';
@@ -54,16 +54,22 @@ test('bench --quick completes and writes JSON with every field filled, Markdown 
   assert.equal(c.ofParallelNaive, Math.round((c.saturatedPerSec / m.baselines.parallelNaivePerSec) * 100) / 100);
   assert.equal(m.recommendation.workers, c.workers);
   assert.equal(m.recommendation.camerasAtRate, Math.floor(m.recommendation.heldPerMin / 600));
+  // The line check: the recommended configuration at one camera's rate (10 parts/s) for 2 s.
+  assert.ok(m.lineCheck, 'line check ran');
+  assert.equal(m.lineCheck.seconds, 2);
+  assert.equal(m.lineCheck.targetPerSec, 10);
+  assert.ok(m.lineCheck.parts >= 15, `${m.lineCheck.parts} parts in 2 s at 10/s`);
 
   const md = readFileSync(join(out, 'bench.md'), 'utf8');
   assert.match(md, /## label-orientation@1\.0\.0/);
+  assert.match(md, /\*\*Line check:\*\* the recommended configuration at 600 parts\/min for 2 s: \d+ parts/);
   assert.match(md, /\*\*Recommended:\*\* `inference: \{ workers: \d+, intraOpThreads: \d+, executionProviders: \[cpu\] \}`/);
   const svg = readFileSync(join(out, 'latency-label-orientation_1.0.0.svg'), 'utf8');
   assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   assert.equal((svg.match(/<polyline /g) ?? []).length, 1, 'one line per configuration');
   assert.match(stdout, /recommended: inference\.workers \d+/);
   // Not a terminal: the progress is one line per step, not a redrawn bar.
-  assert.equal((stderr.match(/^\[[#.]+\] \d+\/\d+ /gm) ?? []).length, 5, stderr);
+  assert.equal((stderr.match(/^\[[#.]+\] \d+\/\d+ /gm) ?? []).length, 6, stderr);
   assert.ok(existsSync(join(out, 'bench.json')));
 });
 

@@ -76,5 +76,10 @@ test('options: frame sizes by name or WxH; numbers checked at the edge', () => {
   assert.equal(quick.options.models, 'label-orientation');
   assert.equal(parseBenchArgs([]).options.models, 'bundled');
   assert.equal(parseBenchArgs(['--seconds', '3']).options.stepSeconds, 3);
+  // The line check runs for a minute after a full sweep, not after a quick one unless asked.
+  assert.equal(parseBenchArgs([]).options.lineCheckSeconds, 60);
+  assert.equal(quick.options.lineCheckSeconds, 0);
+  assert.equal(parseBenchArgs(['--quick', '--line-check', '5']).options.lineCheckSeconds, 5);
+  assert.throws(() => parseBenchArgs(['--line-check=-1']), { code: 'LS_ERR_BENCH_OPTION' });
   assert.throws(() => parseBenchArgs(['--camera-rate', 'fast']), { code: 'LS_ERR_BENCH_OPTION' });
 });

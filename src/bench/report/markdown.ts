@@ -1,6 +1,6 @@
 // The Markdown report: what a buyer or a reviewer reads, with every step's percentiles.
 import type { BenchResult } from '../result.js';
-import { baselineLine } from './table.js';
+import { baselineLine, lineCheckText } from './table.js';
 
 /** One row per model: the figures a buyer compares, each configuration's detail follows. */
 export function renderSummary(r: BenchResult): string {
@@ -9,12 +9,12 @@ export function renderSummary(r: BenchResult): string {
     return p?.status === 'ok' ? `${p.partsPerSec} (Linesight ${p.linesightRatio}x)` : 'skipped';
   };
   return [
-    `| model | compute limit parts/s | naive loop | naive loops, one per core | raw session.run (1 thread) | Linesight saturated (recommended config) | of compute limit | of parallel naive loops | x naive loop | held parts/min (p99.9 <= ${r.settings.budgetMs} ms) | cameras at ${r.settings.cameraRatePerMin}/min | Python torch | Python OpenCV DNN |`,
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| model | compute limit parts/s | naive loop | naive loops, one per core | raw session.run (1 thread) | Linesight saturated (recommended config) | of compute limit | of parallel naive loops | x naive loop | held parts/min (p99.9 <= ${r.settings.budgetMs} ms) | cameras at ${r.settings.cameraRatePerMin}/min | line check at ${r.settings.cameraRatePerMin}/min: parts, timeouts, p99.9 ms | Python torch | Python OpenCV DNN |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.models.map((m) => {
       const rec = m.recommendation;
       const b = m.baselines;
-      return `| ${m.model}${m.randomWeights ? ' (random weights)' : ''} | ${b.computeLimitPerSec} | ${b.naiveLoopPerSec} | ${b.parallelNaivePerSec} | ${b.rawRunPerSec} | ${rec.saturatedPerSec} (${rec.workers}x${rec.intraOpThreads} ${rec.provider}) | ${rec.ofComputeLimit} | ${rec.ofParallelNaive} | ${rec.vsNaiveLoop} | ${rec.heldPerMin} | ${rec.camerasAtRate} | ${py(m, 'torch')} | ${py(m, 'opencv')} |`;
+      return `| ${m.model}${m.randomWeights ? ' (random weights)' : ''} | ${b.computeLimitPerSec} | ${b.naiveLoopPerSec} | ${b.parallelNaivePerSec} | ${b.rawRunPerSec} | ${rec.saturatedPerSec} (${rec.workers}x${rec.intraOpThreads} ${rec.provider}) | ${rec.ofComputeLimit} | ${rec.ofParallelNaive} | ${rec.vsNaiveLoop} | ${rec.heldPerMin} | ${rec.camerasAtRate} | ${m.lineCheck ? `${m.lineCheck.parts}, ${m.lineCheck.timeouts}, ${m.lineCheck.latencyMs.p999}` : 'not run'} | ${py(m, 'torch')} | ${py(m, 'opencv')} |`;
     }),
   ].join('\n');
 }
@@ -45,9 +45,10 @@ export function renderMarkdown(r: BenchResult, chartFiles: Record<string, string
       '',
       `**Recommended:** \`inference: { workers: ${rec.workers}, intraOpThreads: ${rec.intraOpThreads}, executionProviders: [${rec.provider}] }\`: ${rec.heldPerMin} parts/min within ${s.budgetMs} ms, ` +
         `${rec.camerasAtRate} camera(s) at ${rec.cameraRatePerMin} parts/min; saturated ${rec.saturatedPerSec} parts/s = ${rec.ofComputeLimit} of the compute limit, ${rec.ofParallelNaive} of the parallel naive loops, ${rec.vsNaiveLoop}x the naive loop. ${rec.reason}.`,
+      ...(lineCheckText(m, rec.cameraRatePerMin) ? ['', `**Line check:** ${lineCheckText(m, rec.cameraRatePerMin)!.replace(/^line check: /, '')}.`] : []),
       '',
       '| workers x threads, provider | saturated parts/s | of compute limit | of parallel naive loops | x naive loop | held parts/min | peak RSS MiB |',
-      '|---|---:|---:|---:|---:|---:|',
+      '|---|---:|---:|---:|---:|---:|---:|',
       ...m.configs.map((c) => `| ${c.workers} x ${c.intraOpThreads}, ${c.provider} | ${c.saturatedPerSec} | ${c.ofComputeLimit} | ${c.ofParallelNaive} | ${c.vsNaiveLoop} | ${c.heldPerMin} | ${c.rssPeakMiB} |`),
       '',
       '| config | rate parts/s (asked / got) | parts | p50 | p95 | p99 | p99.9 | max | preprocess p50/p99 | inference p50/p99 | timeout / error / shed | CPU | held |',

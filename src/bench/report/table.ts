@@ -16,6 +16,17 @@ export function baselineLine(m: ModelResult): string {
   );
 }
 
+/** The line check in one sentence, or undefined when it did not run. */
+export function lineCheckText(m: ModelResult, ratePerMin: number): string | undefined {
+  const c = m.lineCheck;
+  if (!c) return undefined;
+  const l = c.latencyMs;
+  return (
+    `line check: the recommended configuration at ${ratePerMin} parts/min for ${c.seconds} s: ${c.parts} parts, ` +
+    `latency p50 ${l.p50} / p99 ${l.p99} / p99.9 ${l.p999} / max ${l.max} ms, ${c.timeouts} timeout(s), ${c.errors} error(s), ${c.shed} shed, peak RSS ${c.rssMiB} MiB`
+  );
+}
+
 export function renderTable(r: BenchResult): string {
   const out: string[] = [];
   out.push(`linesight bench ${r.version}: ${r.host.cpus} x ${r.host.cpu}, ${r.settings.frame.label} frames, budget ${r.settings.budgetMs} ms${r.settings.quick ? ' (quick)' : ''}`);
@@ -38,6 +49,8 @@ export function renderTable(r: BenchResult): string {
     }
     out.push(columns(rows));
     const rec = m.recommendation;
+    const check = lineCheckText(m, rec.cameraRatePerMin);
+    if (check) out.push(`  ${check}`);
     out.push(`  recommended: inference.workers ${rec.workers}, intraOpThreads ${rec.intraOpThreads}, executionProviders [${rec.provider}]: ${rec.heldPerMin} parts/min within ${r.settings.budgetMs} ms, ${rec.camerasAtRate} camera(s) at ${rec.cameraRatePerMin} parts/min`);
   }
   return out.join('\n') + '\n';
