@@ -213,6 +213,9 @@ export function createMetrics(bus: EventBus, sources: MetricsSources): Registry 
   sampled('linesight_shadow_latency_p99_seconds', 'Worker time p99 (preprocess + inference) of the shadow candidate.', ['camera', 'active', 'candidate'], () =>
     trials().flatMap((t) => (t.latencyMs.candidate.p99 === null ? [] : [[trialLabels(t), t.latencyMs.candidate.p99 / 1000] as [Record<string, string>, number]])),
   );
+  sampled('linesight_shadow_projected_latency_p99_seconds', 'Capture-to-verdict p99 had the shadow candidate served the compared parts (what the promotion policy judges).', ['camera', 'active', 'candidate'], () =>
+    trials().flatMap((t) => (t.latencyMs.projected.p99 === null ? [] : [[trialLabels(t), t.latencyMs.projected.p99 / 1000] as [Record<string, string>, number]])),
+  );
   sampled('linesight_shadow_ready', '1 while the running trial meets its promotion policy.', ['camera', 'active', 'candidate'], () => trials().map((t) => [trialLabels(t), t.judgement.ready ? 1 : 0]));
   sampled('linesight_pool_spare_dropped', 'Spare-capacity (shadow) runs the pool dropped unrun since start, by reason (load, stale, full, closed).', ['reason'], () =>
     Object.entries(sources.pool().spare?.dropped ?? {}).map(([reason, n]): [Record<string, string>, number] => [{ reason }, n]),

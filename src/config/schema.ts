@@ -231,7 +231,7 @@ export const ShadowConfig = Type.Object(
         minParts: Type.Integer({ title: 'Minimum parts', description: 'Parts compared before the candidate can be promoted.', minimum: 1, default: 500 }),
         minAgreement: Type.Number({ title: 'Minimum agreement', description: 'Share of compared parts with the same verdict (pass, fail, uncertain) as the active version.', minimum: 0, maximum: 1, default: 0.99 }),
         maxErrors: Type.Integer({ title: 'Maximum errors', description: 'Candidate errors (decode, inference, crashed or hung thread) tolerated.', minimum: 0, default: 0 }),
-        maxLatencyMs: Type.Optional(Type.Number({ title: 'Latency limit', description: 'Candidate worker time p99 (preprocess + inference) allowed, in ms; default: the station budget.', exclusiveMinimum: 0 })),
+        maxLatencyMs: Type.Optional(Type.Number({ title: 'Latency limit', description: 'Projected capture-to-verdict p99 allowed, in ms: each compared part\'s own latency with the candidate\'s worker time in place of the active version\'s; default: the station budget.', exclusiveMinimum: 0 })),
         mode: OneOf(['manual', 'auto'] as const, { title: 'Mode', description: 'auto: promote as soon as the policy holds; manual: announce it (event `ready`) and wait for a person to promote.', default: 'manual' }),
       },
       { additionalProperties: false, default: {}, title: 'Promotion policy', description: 'When a candidate has earned the line.' },

@@ -8,7 +8,10 @@ export interface PromotionPolicy {
   minAgreement: number;
   /** Candidate errors tolerated (decode, inference, crashed or hung thread). */
   maxErrors: number;
-  /** Candidate worker time p99 (preprocess + inference) allowed; null: the station's budget. */
+  /**
+   * Projected capture-to-verdict p99 allowed (each compared part's own latency with the candidate's
+   * worker time in place of the active version's); null: the station's budget.
+   */
   maxLatencyMs: number | null;
   /** auto: promote as soon as the policy holds; manual: say so (event `ready`) and wait for a person. */
   mode: 'auto' | 'manual';
@@ -33,6 +36,6 @@ export function judge(f: TrialFigures, policy: PromotionPolicy, budgetMs: number
   if (f.agreement === null || f.agreement < policy.minAgreement) blocking.push(`agreement ${f.agreement === null ? '–' : (f.agreement * 100).toFixed(1) + '%'} below ${(policy.minAgreement * 100).toFixed(1)}%`);
   if (f.errors > policy.maxErrors) blocking.push(`${f.errors} errors (at most ${policy.maxErrors})`);
   const limit = policy.maxLatencyMs ?? budgetMs;
-  if (f.latencyP99Ms === null || f.latencyP99Ms > limit) blocking.push(`latency p99 ${f.latencyP99Ms === null ? '–' : f.latencyP99Ms.toFixed(1) + ' ms'} over ${limit} ms`);
+  if (f.latencyP99Ms === null || f.latencyP99Ms > limit) blocking.push(`projected latency p99 ${f.latencyP99Ms === null ? '–' : f.latencyP99Ms.toFixed(1) + ' ms'} over ${limit} ms`);
   return { ready: blocking.length === 0, blocking };
 }

@@ -33,7 +33,14 @@ export interface TrialReport {
   confusion: ConfusionTable;
   /** |p(fail) active − p(fail) candidate| over compared parts. */
   scoreDiff: { mean: number | null; max: number | null };
-  latencyMs: { candidate: Percentiles; active: Percentiles };
+  /**
+   * candidate, active: worker time (preprocess + inference). projected: each compared part's
+   * capture-to-verdict latency had the candidate served it (the part's own total, with the
+   * active version's worker time swapped for the candidate's): what the promotion policy judges,
+   * since a candidate's shadow runs wait for spare capacity and their own end-to-end time says
+   * nothing about serving.
+   */
+  latencyMs: { candidate: Percentiles; active: Percentiles; projected: Percentiles };
   errors: number;
   lastError: string | null;
   /** Runs the pool dropped for want of spare capacity (never a part's verdict). */
@@ -78,6 +85,7 @@ export class ShadowTrial {
   #disagreementCount = 0;
   #candidateMs: number[] = [];
   #activeMs: number[] = [];
+  #projectedMs: number[] = [];
   #diffSum = 0;
   #diffMax: number | null = null;
   #diffN = 0;
@@ -122,6 +130,7 @@ export class ShadowTrial {
     this.#push(this.#candidateMs, candidateMs);
     const activeMs = (v.timings.preprocessMs ?? 0) + (v.timings.inferenceMs ?? 0);
     if (activeMs > 0) this.#push(this.#activeMs, activeMs);
+    this.#push(this.#projectedMs, Math.max(0, v.timings.totalMs - activeMs) + candidateMs);
     const pa = failProbability(v.scores, activeRule);
     const pc = failProbability(d.scores, candidateRule);
     if (pa !== null && pc !== null) {
@@ -163,7 +172,7 @@ export class ShadowTrial {
   }
 
   judgement(): PolicyJudgement {
-    return judge({ parts: this.parts, agreement: this.agreement, errors: this.#errors, latencyP99Ms: percentiles(this.#candidateMs).p99 }, this.policy, this.budgetMs);
+    return judge({ parts: this.parts, agreement: this.agreement, errors: this.#errors, latencyP99Ms: percentiles(this.#projectedMs).p99 }, this.policy, this.budgetMs);
   }
 
   /** The newest disagreements first (at most the configured number are kept). */
@@ -186,7 +195,7 @@ export class ShadowTrial {
       agreement: this.agreement,
       confusion: this.#confusion.table(),
       scoreDiff: { mean: this.#diffN ? Math.round((this.#diffSum / this.#diffN) * 10_000) / 10_000 : null, max: this.#diffMax === null ? null : Math.round(this.#diffMax * 10_000) / 10_000 },
-      latencyMs: { candidate: percentiles(this.#candidateMs), active: percentiles(this.#activeMs) },
+      latencyMs: { candidate: percentiles(this.#candidateMs), active: percentiles(this.#activeMs), projected: percentiles(this.#projectedMs) },
       errors: this.#errors,
       lastError: this.#lastError,
       dropped: this.#dropped,

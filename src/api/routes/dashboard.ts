@@ -314,7 +314,7 @@ async function loadShadow(id) {
   status.dataset.state = trial.state;
   status.dataset.parts = trial.parts;
   status.textContent = trial.candidate + ' vs ' + trial.active + ': ' + trial.state + ' · ' + trial.parts + ' parts · agreement ' + agreement +
-    ' · errors ' + trial.errors + ' · dropped ' + trial.dropped + ' · p99 ' + (trial.latencyMs.candidate.p99 ?? '–') + ' ms' +
+    ' · errors ' + trial.errors + ' · dropped ' + trial.dropped + ' · p99 ' + (trial.latencyMs.candidate.p99 ?? '–') + ' ms worker, ' + (trial.latencyMs.projected.p99 ?? '–') + ' ms projected' +
     (trial.state === 'running' ? (trial.judgement.ready ? ' · ready to promote' : ' · waiting: ' + trial.judgement.blocking.join(', ')) : '');
   conf.hidden = false;
   const vs = ['pass', 'fail', 'uncertain'];

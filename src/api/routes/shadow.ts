@@ -51,7 +51,11 @@ export const trialReport = {
       properties: { pass: verdictRow, fail: verdictRow, uncertain: verdictRow },
     },
     scoreDiff: { type: 'object', description: '|p(fail) active − p(fail) candidate|.', properties: { mean: { type: ['number', 'null'] }, max: { type: ['number', 'null'] } } },
-    latencyMs: { type: 'object', description: 'Worker time (preprocess + inference).', properties: { candidate: percentiles, active: percentiles } },
+    latencyMs: {
+      type: 'object',
+      description: 'candidate, active: worker time (preprocess + inference); projected: capture to verdict had the candidate served each compared part (what the promotion policy judges).',
+      properties: { candidate: percentiles, active: percentiles, projected: percentiles },
+    },
     errors: { type: 'integer' },
     lastError: { type: ['string', 'null'] },
     dropped: { type: 'integer', description: 'Candidate runs dropped for want of spare capacity.' },
