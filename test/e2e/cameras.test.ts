@@ -38,7 +38,7 @@ function appFor(t: Parameters<typeof tempDir>[0], stations: unknown[]) {
 test('an RTSP camera is inspected, goes down, comes back; health shows the outage; the process carries on', async (t) => {
   const camera = await startRtspCamera(t, { width: 640, height: 480, fps: 10 });
   const { app, more } = appFor(t, [
-    { id: 'rtsp', source: { type: 'ffmpeg', url: camera.url, reconnect: { initialMs: 200, maxMs: 1000, stallMs: 2000 } }, model: 'label-orientation', budgetMs: 2000 },
+    { id: 'rtsp', source: { type: 'ffmpeg', url: camera.url, reconnect: { initialMs: 200, maxMs: 1000, stallMs: 2000 } }, model: 'label-orientation' },
   ]);
   await app.start();
   await more('rtsp', 3);
@@ -78,7 +78,7 @@ test('an MJPEG camera is inspected while cameras that cannot start fail alone, w
   const port = (server.address() as { port: number }).port;
   const closed = await freePort();
   const { app, verdicts, more } = appFor(t, [
-    { id: 'mjpeg', source: { type: 'mjpeg', url: `http://127.0.0.1:${port}/stream` }, model: 'label-orientation', budgetMs: 2000 },
+    { id: 'mjpeg', source: { type: 'mjpeg', url: `http://127.0.0.1:${port}/stream` }, model: 'label-orientation' },
     { id: 'unplugged', source: { type: 'ffmpeg', url: '/dev/video9' }, model: 'label-orientation' },
     { id: 'typo', source: { type: 'ffmpeg', url: 'rstp://10.0.0.9/stream' }, model: 'label-orientation' },
     { id: 'offline', source: { type: 'ffmpeg', url: `rtsp://127.0.0.1:${closed}/cam`, reconnect: { initialMs: 100, maxMs: 500 } }, model: 'label-orientation' },

@@ -19,7 +19,6 @@ stations:
   - id: cam-a
     source: { type: replay, path: ${samplesDir}, ratePerSec: 40 }
     model: label-orientation
-    budgetMs: 2000
 mqtt: { url: "${url}" }
 api: { port: ${await freePort()} }
 summary: { intervalMs: 600000 }

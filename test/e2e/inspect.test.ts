@@ -22,7 +22,7 @@ function config(path: string, extra: Record<string, unknown> = {}) {
   return buildConfig(
     {
       line: 'line-7',
-      stations: [{ id: 'cam1', source: { type: 'replay', path, ratePerSec: 50, loop: false }, model: 'label-orientation', budgetMs: 5000 }],
+      stations: [{ id: 'cam1', source: { type: 'replay', path, ratePerSec: 50, loop: false }, model: 'label-orientation' }],
       mqtt: { embedded: { port: 0 } },
       api: { port: 0 },
       summary: { intervalMs: 0 },

@@ -16,7 +16,7 @@ const token = 'deploy-test-token-0123456789';
 async function start(t: Parameters<typeof tempDir>[0], models: string, maxUploadMB = 8) {
   const config = buildConfig(
     {
-      stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation', budgetMs: 2000 }],
+      stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation' }],
       models: { directory: models, watch: true, scanIntervalMs: 3_600_000, maxUploadMB, autoRollback: { parts: 0 } },
       state: { directory: tempDir(t) },
       mqtt: { embedded: { port: 0 } },

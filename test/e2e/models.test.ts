@@ -21,7 +21,7 @@ function appWith(t: Parameters<typeof tempDir>[0], models: string, state: string
   const config = buildConfig(
     {
       line: 'L3',
-      stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: extra.model ?? 'label-orientation@1.0.0', budgetMs: 2000 }],
+      stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: extra.model ?? 'label-orientation@1.0.0' }],
       models: { directory: models, watch: false, autoRollback: { parts: 0 }, ...extra.models },
       state: { directory: state },
       mqtt: { embedded: { port: 0 } },

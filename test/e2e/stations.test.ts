@@ -20,8 +20,8 @@ test('two stations, two models (ONNX and TFLite), two triggers, two budgets', as
     {
       line: 'L4',
       stations: [
-        { id: 'labels', source: { type: 'replay', path: labels, ratePerSec: 40, loop: false }, model: 'label-orientation', budgetMs: 3000 },
-        { id: 'faces', source: { type: 'replay', path: faces, ratePerSec: 20 }, trigger: { type: 'http' }, model: 'face-presence', budgetMs: 4000, failSafe: 'accept' },
+        { id: 'labels', source: { type: 'replay', path: labels, ratePerSec: 40, loop: false }, model: 'label-orientation', budgetMs: 100 },
+        { id: 'faces', source: { type: 'replay', path: faces, ratePerSec: 20 }, trigger: { type: 'http' }, model: 'face-presence', budgetMs: 150, failSafe: 'accept' },
       ],
       state: { directory: tempDir(t) },
       mqtt: { embedded: { port: 0 } },
@@ -43,6 +43,8 @@ test('two stations, two models (ONNX and TFLite), two triggers, two budgets', as
   for (let i = 0; i < 5; i++) {
     const r = await fetch(`${app.apiUrl}/stations/faces/trigger`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ partId: `F${i}` }) });
     assert.equal(r.status, 202);
+    // Parts at a line's pace (600/min), not a burst of five at once.
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const labelCount = readdirSync(labels).filter((f) => f.endsWith('.jpg')).length;
   await sub.next(() => sub.messages.filter((m) => m.topic.endsWith('/faces/verdict')).length >= 5, 30_000);
@@ -56,12 +58,14 @@ test('two stations, two models (ONNX and TFLite), two triggers, two budgets', as
   const byTopic = (cam: string) => sub.messages.filter((m) => m.topic === `linesight/v1/L4/${cam}/verdict`).map((m) => JSON.parse(m.payload) as Verdict);
   const faceVerdicts = byTopic('faces');
   assert.deepEqual(faceVerdicts.map((v) => v.partId).sort(), ['F0', 'F1', 'F2', 'F3', 'F4']);
-  assert.ok(faceVerdicts.every((v) => v.model?.name === 'face-presence' && v.budgetMs === 4000 && ['no-face', 'face'].includes(v.label!)));
+  t.diagnostic(JSON.stringify(faceVerdicts.map((v) => v.timings.totalMs)));
+  const faceProblems = faceVerdicts.filter((v) => !(v.model?.name === 'face-presence' && v.budgetMs === 150 && ['no-face', 'face'].includes(v.label!)));
+  assert.deepEqual(faceProblems.map((v) => ({ partId: v.partId, verdict: v.verdict, label: v.label, budgetMs: v.budgetMs, timings: v.timings, error: v.error })), []);
   const labelVerdicts = byTopic('labels');
   assert.equal(labelVerdicts.length, labelCount);
   const expected = JSON.parse(readFileSync(join(labels, 'expected.json'), 'utf8')) as ExpectedParts;
   const files = Object.keys(expected.parts).sort();
   for (const v of labelVerdicts) assert.equal(v.verdict, expected.parts[files[v.seq - 1]!]!.verdict);
-  assert.ok(labelVerdicts.every((v) => v.model?.name === 'label-orientation' && v.budgetMs === 3000));
+  assert.ok(labelVerdicts.every((v) => v.model?.name === 'label-orientation' && v.budgetMs === 100));
   assert.deepEqual(status.stations.map((s) => [s.id, s.mode, s.model.name]), [['labels', 'free-run', 'label-orientation'], ['faces', 'http', 'face-presence']]);
 });
