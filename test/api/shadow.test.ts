@@ -2,10 +2,8 @@
 // described in OpenAPI, figures in /metrics, and a candidate that never changes a verdict.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { App } from '../../src/app.js';
-import { buildConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/log.js';
 import type { TrialReport } from '../../src/shadow/trial.js';
+import { startApp } from '../helpers/app.js';
 import { samplesDir, tempDir, until } from '../helpers/env.js';
 import { makeVersion } from '../helpers/model-versions.js';
 
@@ -15,21 +13,12 @@ test('shadow trial routes: start (token), report, disagreements, metrics, OpenAP
   const models = tempDir(t);
   makeVersion(models, '1.0.0');
   makeVersion(models, '1.1.0', (m) => (m.thresholds = { pass: 0.98, fail: 0.75 }));
-  const config = buildConfig(
-    {
-      stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation@1.0.0' }],
-      models: { directory: models, watch: false, autoRollback: { parts: 0 } },
-      evidence: { enabled: true, nearThresholdMargin: 0.3 },
-      state: { directory: tempDir(t) },
-      mqtt: { embedded: { port: 0 } },
-      api: { port: 0, token },
-      summary: { intervalMs: 0 },
-    },
-    { origin: 'test', baseDir: '/' },
-  );
-  const app = new App(config, { log: silentLogger });
-  await app.start();
-  t.after(() => app.stop());
+  const app = await startApp(t, {
+    stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation@1.0.0' }],
+    models: { directory: models, watch: false, autoRollback: { parts: 0 } },
+    evidence: { enabled: true, nearThresholdMargin: 0.3 },
+    api: { port: 0, token },
+  });
   const url = (p: string) => `${app.apiUrl}${p}`;
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const published: string[] = [];
@@ -97,23 +86,13 @@ test('a station with `shadow` in its config starts its trial at start-up; a cand
   const models = tempDir(t);
   makeVersion(models, '1.0.0');
   makeVersion(models, '1.2.0');
-  const config = buildConfig(
-    {
-      stations: [
-        { id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation@1.0.0', shadow: { model: 'label-orientation@1.2.0', share: 0.5 } },
-        { id: 'cam2', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation@1.0.0', shadow: { model: 'label-orientation@7.0.0' } },
-      ],
-      models: { directory: models, watch: false },
-      state: { directory: tempDir(t) },
-      mqtt: { embedded: { port: 0 } },
-      api: { port: 0 },
-      summary: { intervalMs: 0 },
-    },
-    { origin: 'test', baseDir: '/' },
-  );
-  const app = new App(config, { log: silentLogger });
-  await app.start();
-  t.after(() => app.stop());
+  const app = await startApp(t, {
+    stations: [
+      { id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation@1.0.0', shadow: { model: 'label-orientation@1.2.0', share: 0.5 } },
+      { id: 'cam2', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation@1.0.0', shadow: { model: 'label-orientation@7.0.0' } },
+    ],
+    models: { directory: models, watch: false },
+  });
   const r = app.shadow.report('cam1')!;
   assert.equal(r.candidate, 'label-orientation@1.2.0');
   assert.equal(r.share, 0.5);

@@ -7,8 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { App } from '../../src/app.js';
-import { buildConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/log.js';
+import { startApp } from '../helpers/app.js';
 import { samplesDir, tempDir } from '../helpers/env.js';
 import { makeVersion } from '../helpers/model-versions.js';
 import { openChunkedUpload, streamUntilAnswered } from '../helpers/raw-http.js';
@@ -19,20 +18,11 @@ const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
 async function start(t: Parameters<typeof tempDir>[0], models: string) {
-  const config = buildConfig(
-    {
-      stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation' }],
-      models: { directory: models, watch: false, maxUploadMB: 8, autoRollback: { parts: 0 } },
-      state: { directory: tempDir(t) },
-      mqtt: { embedded: { port: 0 } },
-      api: { port: 0, token },
-      summary: { intervalMs: 0 },
-    },
-    { origin: 'test', baseDir: '/' },
-  );
-  const app = new App(config, { log: silentLogger });
-  await app.start();
-  t.after(() => app.stop());
+  const app = await startApp(t, {
+    stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation' }],
+    models: { directory: models, watch: false, maxUploadMB: 8, autoRollback: { parts: 0 } },
+    api: { port: 0, token },
+  });
   return app;
 }
 

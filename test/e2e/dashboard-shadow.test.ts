@@ -9,11 +9,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import mqtt from 'mqtt';
 import { chromium, type Page } from 'playwright-core';
-import { App } from '../../src/app.js';
-import { buildConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/log.js';
 import { repo, samplesDir, tempDir } from '../helpers/env.js';
 import { makeVersion } from '../helpers/model-versions.js';
+import { startApp } from '../helpers/app.js';
 
 const browserPath = '/usr/bin/chromium';
 const artifacts = join(repo, 'test-artifacts');
@@ -38,20 +36,10 @@ async function browse(t: { after: (fn: () => Promise<void>) => void }): Promise<
 }
 
 test('the last-part image is the part its caption names, for 50 consecutive captions', async (t) => {
-  const config = buildConfig(
-    {
-      line: 'hall-9',
-      stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation' }],
-      state: { directory: tempDir(t) },
-      mqtt: { embedded: { port: 0 } },
-      api: { port: 0 },
-      summary: { intervalMs: 0 },
-    },
-    { origin: 'test', baseDir: '/' },
-  );
-  const app = new App(config, { log: silentLogger });
-  await app.start();
-  t.after(() => app.stop());
+  const app = await startApp(t, {
+    line: 'hall-9',
+    stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation' }],
+  });
   const page = await browse(t);
   // Every image the page loads, as the server sent it: its part (header) and its bytes.
   const served = new Map<string, Promise<{ partId: string; seq: number; sha: string }>>();
@@ -96,23 +84,14 @@ test('from the model panel: a shadow trial starts, its agreement rises, it is pr
   const models = tempDir(t);
   makeVersion(models, '1.0.0');
   makeVersion(models, '1.2.0');
-  const config = buildConfig(
-    {
-      line: 'hall-9',
-      stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation@1.0.0' }],
-      models: { directory: models, watch: false, autoRollback: { parts: 0 } },
-      shadow: { reportEveryParts: 5, policy: { minParts: 20, minAgreement: 0.95, mode: 'manual' } },
-      evidence: { enabled: true },
-      state: { directory: tempDir(t) },
-      mqtt: { embedded: { port: 0 } },
-      api: { port: 0, token },
-      summary: { intervalMs: 0 },
-    },
-    { origin: 'test', baseDir: '/' },
-  );
-  const app = new App(config, { log: silentLogger });
-  await app.start();
-  t.after(() => app.stop());
+  const app = await startApp(t, {
+    line: 'hall-9',
+    stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation@1.0.0' }],
+    models: { directory: models, watch: false, autoRollback: { parts: 0 } },
+    shadow: { reportEveryParts: 5, policy: { minParts: 20, minAgreement: 0.95, mode: 'manual' } },
+    evidence: { enabled: true },
+    api: { port: 0, token },
+  });
   const sub = await mqtt.connectAsync(app.mqttUrl, { reconnectPeriod: 0 });
   t.after(() => sub.endAsync());
   const events: Array<Record<string, unknown>> = [];

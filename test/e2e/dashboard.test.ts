@@ -5,29 +5,17 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { App } from '../../src/app.js';
-import { buildConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/log.js';
+import { startApp } from '../helpers/app.js';
 import { samplesDir, tempDir } from '../helpers/env.js';
 
 const browserPath = '/usr/bin/chromium';
 
 test('the dashboard shows live verdicts, counts, latency and the last inspected and rejected frames', async (t) => {
   assert.ok(existsSync(browserPath), `${browserPath} is missing: apt-get install chromium (.ci/run does)`);
-  const config = buildConfig(
-    {
-      line: 'hall-9',
-      stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation' }],
-      state: { directory: tempDir(t) },
-      mqtt: { embedded: { port: 0 } },
-      api: { port: 0 },
-      summary: { intervalMs: 0 },
-    },
-    { origin: 'test', baseDir: '/' },
-  );
-  const app = new App(config, { log: silentLogger });
-  await app.start();
-  t.after(() => app.stop());
+  const app = await startApp(t, {
+    line: 'hall-9',
+    stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation' }],
+  });
 
   const img = await fetch(`${app.apiUrl}/stations/cam1/image?which=bogus`);
   assert.equal(img.status, 400);
@@ -71,20 +59,11 @@ test('the dashboard shows live verdicts, counts, latency and the last inspected 
 
 test('with api.protectReads the dashboard opened with ?access_token= streams live verdicts, loads its images and shows the fail gallery', async (t) => {
   const token = 'dashboard-test-token-0123456789';
-  const config = buildConfig(
-    {
-      stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation' }],
-      state: { directory: tempDir(t) },
-      mqtt: { embedded: { port: 0 } },
-      api: { port: 0, token, protectReads: true },
-      evidence: { enabled: true },
-      summary: { intervalMs: 0 },
-    },
-    { origin: 'test', baseDir: '/' },
-  );
-  const app = new App(config, { log: silentLogger });
-  await app.start();
-  t.after(() => app.stop());
+  const app = await startApp(t, {
+    stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation' }],
+    api: { port: 0, token, protectReads: true },
+    evidence: { enabled: true },
+  });
   assert.equal((await fetch(`${app.apiUrl}/dashboard`)).status, 401);
 
   const browser = await chromium.launch({

@@ -6,28 +6,18 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { App } from '../../src/app.js';
-import { buildConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/log.js';
 import { repo, samplesDir, tempDir } from '../helpers/env.js';
 import { makeVersion } from '../helpers/model-versions.js';
+import { startApp } from '../helpers/app.js';
 
 const token = 'deploy-test-token-0123456789';
 
 async function start(t: Parameters<typeof tempDir>[0], models: string, maxUploadMB = 8) {
-  const config = buildConfig(
-    {
-      stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation' }],
-      models: { directory: models, watch: true, scanIntervalMs: 3_600_000, maxUploadMB, autoRollback: { parts: 0 } },
-      state: { directory: tempDir(t) },
-      mqtt: { embedded: { port: 0 } },
-      api: { port: 0, token },
-      summary: { intervalMs: 0 },
-    },
-    { origin: 'test', baseDir: '/' },
-  );
-  const app = new App(config, { log: silentLogger });
-  await app.start();
-  t.after(() => app.stop());
+  const app = await startApp(t, {
+    stations: [{ id: 'cam1', source: { type: 'replay', path: samplesDir, ratePerSec: 10 }, model: 'label-orientation' }],
+    models: { directory: models, watch: true, scanIntervalMs: 3_600_000, maxUploadMB, autoRollback: { parts: 0 } },
+    api: { port: 0, token },
+  });
   return app;
 }
 
