@@ -7,7 +7,7 @@
 // with the same source timestamp (the decision time) and the station's Sequence, which grows by
 // one per part. A client that reads Sequence first and last in one Read and gets the same value
 // has one part's values; Snapshot carries all of them in one string for clients that want one node.
-import type { AddressSpace, ISessionContext, Namespace, UAMethod, UAObject, UAVariable } from 'node-opcua-address-space';
+import { EventNotifierFlags, type AddressSpace, type ISessionContext, type Namespace, type UAMethod, type UAObject, type UAVariable } from 'node-opcua-address-space';
 import type { CallMethodResultOptions } from 'node-opcua-types';
 import { StatusCodes, type StatusCode } from 'node-opcua-status-code';
 import { DataType, Variant, type VariantOptions } from 'node-opcua-variant';
@@ -66,8 +66,14 @@ export class StationNodes {
   readonly #vars = new Map<StationVariable, UAVariable>();
   #sequence = 0;
 
+  /** The station's folder: an event notifier and an event source of the line (its alarm's events start here). */
+  readonly folder: UAObject;
+
   constructor(ns: Namespace, parent: UAObject, line: string, station: string, methods: StationMethods) {
     const folder = ns.addFolder(parent, { browseName: station, nodeId: `s=${line}.${station}` });
+    folder.setEventNotifier(EventNotifierFlags.SubscribeToEvents);
+    parent.addReference({ referenceType: 'HasEventSource', nodeId: folder });
+    this.folder = folder;
     for (const name of stationVariables) {
       const v = ns.addVariable({
         componentOf: folder,
@@ -99,6 +105,11 @@ export class StationNodes {
       ],
     });
     bind(trigger, methods.triggerPart);
+  }
+
+  /** A variable by name (the alarm condition names AlarmActive as its input). */
+  variable(name: StationVariable): UAVariable {
+    return this.#vars.get(name)!;
   }
 
   get sequence(): number {
@@ -168,7 +179,10 @@ export class LineNodes {
   readonly #healthy: UAVariable;
 
   constructor(addressSpace: AddressSpace, ns: Namespace, line: string) {
+    // An event notifier under the Server object: an alarm client subscribed to the line gets every station's alarm events.
     this.folder = ns.addFolder(addressSpace.rootFolder.objects, { browseName: line, nodeId: `s=${line}` });
+    this.folder.setEventNotifier(EventNotifierFlags.SubscribeToEvents);
+    addressSpace.rootFolder.objects.server.addReference({ referenceType: 'HasNotifier', nodeId: this.folder });
     this.#state = ns.addVariable({ componentOf: this.folder, browseName: 'State', nodeId: `s=${line}.State`, dataType: DataType.String, minimumSamplingInterval: 0,
       description: 'running: every station has its camera and model and no unacknowledged alarm; degraded: one has not; stopping.' });
     this.#healthy = ns.addVariable({ componentOf: this.folder, browseName: 'Healthy', nodeId: `s=${line}.Healthy`, dataType: DataType.Boolean, minimumSamplingInterval: 0 });
@@ -180,10 +194,15 @@ export class LineNodes {
   }
 }
 
+/** The user name a session logged in with; null for anonymous (or no session). */
+export function userOf(context: ISessionContext): string | null {
+  const token = context.session?.userIdentityToken as { userName?: string } | undefined;
+  return typeof token?.userName === 'string' && token.userName ? token.userName : null;
+}
+
 function bind(method: UAMethod, handler: MethodHandler): void {
   method.bindMethod(async (input: Variant[], context: ISessionContext): Promise<CallMethodResultOptions> => {
-    const token = context.session?.userIdentityToken as { userName?: string } | undefined;
-    const user = typeof token?.userName === 'string' && token.userName ? token.userName : null;
+    const user = userOf(context);
     const { status, output } = await handler(input, user);
     return { statusCode: status, outputArguments: output ?? [] };
   });
