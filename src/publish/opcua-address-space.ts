@@ -6,13 +6,15 @@
 // One consistent snapshot per part: every per-part variable changes in the same synchronous turn,
 // with the same source timestamp (the decision time) and the station's Sequence, which grows by
 // one per part. A client that reads Sequence first and last in one Read and gets the same value
-// has one part's values; Snapshot carries all of them in one string for clients that want one node.
-import { EventNotifierFlags, type AddressSpace, type ISessionContext, type Namespace, type UAMethod, type UAObject, type UAVariable } from 'node-opcua-address-space';
+// has one part's values; LastPart carries all of them in one structure (PartSnapshotDataType), and
+// Snapshot in one JSON string, for clients that want one node.
+import { EventNotifierFlags, type AddressSpace, type ISessionContext, type Namespace, type UAMethod, type UADataType, type UAObject, type UAVariable } from 'node-opcua-address-space';
 import type { CallMethodResultOptions } from 'node-opcua-types';
 import { StatusCodes, type StatusCode } from 'node-opcua-status-code';
 import { DataType, Variant, type VariantOptions } from 'node-opcua-variant';
 import type { Verdict } from '../verdict.js';
 import { verdictKinds } from '../verdict.js';
+import { partSnapshot } from './opcua-part-snapshot.js';
 import type { AlarmState } from './station-alarm.js';
 
 /** Values of LastVerdict (an Int32): the order of verdictKinds. */
@@ -64,12 +66,14 @@ export interface StationCounters {
 /** One station's folder and its variables. */
 export class StationNodes {
   readonly #vars = new Map<StationVariable, UAVariable>();
+  readonly #lastPart: UAVariable;
+  readonly #snapshotType: UADataType;
   #sequence = 0;
 
   /** The station's folder: an event notifier and an event source of the line (its alarm's events start here). */
   readonly folder: UAObject;
 
-  constructor(ns: Namespace, parent: UAObject, line: string, station: string, methods: StationMethods) {
+  constructor(ns: Namespace, parent: UAObject, line: string, station: string, methods: StationMethods, snapshotType: UADataType) {
     const folder = ns.addFolder(parent, { browseName: station, nodeId: `s=${line}.${station}` });
     folder.setEventNotifier(EventNotifierFlags.SubscribeToEvents);
     parent.addReference({ referenceType: 'HasEventSource', nodeId: folder });
@@ -86,6 +90,15 @@ export class StationNodes {
       });
       this.#vars.set(name, v);
     }
+    this.#snapshotType = snapshotType;
+    this.#lastPart = ns.addVariable({
+      componentOf: folder,
+      browseName: 'LastPart',
+      nodeId: `s=${line}.${station}.LastPart`,
+      dataType: snapshotType,
+      description: 'The last part as one PartSnapshotDataType structure (the fields of Sequence ... DecidedAt); one read or notification is one part.',
+      minimumSamplingInterval: 0,
+    });
     const ack = ns.addMethod(folder, {
       browseName: 'AcknowledgeAlarm',
       nodeId: `s=${line}.${station}.AcknowledgeAlarm`,
@@ -141,6 +154,8 @@ export class StationNodes {
     this.#set('CapturedAt', v.capturedAt ? new Date(v.capturedAt) : null, v.capturedAt ? new Date(v.capturedAt) : at);
     this.#set('DecidedAt', at, at);
     this.#set('Snapshot', JSON.stringify(snapshot), at);
+    const part = this.#snapshotType.addressSpace.constructExtensionObject(this.#snapshotType, partSnapshot(v, seq));
+    this.#lastPart.setValueFromSource(new Variant({ dataType: DataType.ExtensionObject, value: part }), StatusCodes.Good, at);
     this.#set('CountPass', counters.counts.pass, at);
     this.#set('CountFail', counters.counts.fail, at);
     this.#set('CountUncertain', counters.counts.uncertain, at);

@@ -4,7 +4,7 @@
 // stalled client costs its own queues, which are bounded, and never the pipeline.
 import { hostname as osHostname } from 'node:os';
 import { OPCUAServer, RegisterServerMethod } from 'node-opcua-server';
-import type { ISessionContext, UAMethod } from 'node-opcua-address-space';
+import type { ISessionContext, UADataType, UAMethod } from 'node-opcua-address-space';
 import { StatusCodes, type StatusCode } from 'node-opcua-status-code';
 import { DataType, type Variant } from 'node-opcua-variant';
 import type { Clock } from '../clock.js';
@@ -14,6 +14,7 @@ import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Verdict } from '../verdict.js';
 import { LineNodes, StationNodes, userOf, type StationCounters } from './opcua-address-space.js';
+import { definePartSnapshotType, loadPartSnapshotType } from './opcua-part-snapshot.js';
 import { conditionMethodRights, StationCondition } from './opcua-station-condition.js';
 import { openCertificateStore, securityModes, securityPolicies, type CountingCertificateManager } from './opcua-security.js';
 import { compileOpcUaUsers, OpcUaUsers } from './opcua-users.js';
@@ -72,6 +73,7 @@ export class OpcUaPublisher implements Publisher {
   #server: OPCUAServer | undefined;
   #certs: CountingCertificateManager | undefined;
   #line: LineNodes | undefined;
+  #snapshotType: UADataType | undefined;
   #published = 0;
   #failed = 0;
   #refusedCalls = 0;
@@ -135,6 +137,7 @@ export class OpcUaPublisher implements Publisher {
     try {
       await server.initialize();
       this.#build(server);
+      await loadPartSnapshotType(server.engine.addressSpace!, this.#snapshotType!);
       await server.start();
     } catch (err) {
       await server.shutdown(0).catch(() => undefined);
@@ -155,12 +158,13 @@ export class OpcUaPublisher implements Publisher {
     const ns = addressSpace.getOwnNamespace();
     const { line } = this.#o;
     this.#line = new LineNodes(addressSpace, ns, line);
+    this.#snapshotType = definePartSnapshotType(ns);
     const at = new Date(this.#o.clock.wallNow());
     for (const id of this.#o.stations) {
       const nodes = new StationNodes(ns, this.#line.folder, line, id, {
         acknowledgeAlarm: async (_input, user) => this.#acknowledge(id, user),
         triggerPart: async (input, user) => this.#trigger(id, input, user),
-      });
+      }, this.#snapshotType);
       const condition = new StationCondition(ns, nodes.folder, nodes.variable('AlarmActive'), line, id, () => this.#acknowledged(id));
       this.#conditions.set(condition.node.nodeId.toString(), id);
       const entry: StationEntry = {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { BrowseDirection, MessageSecurityMode, MethodIds, ObjectTypeIds, SecurityPolicy, StatusCodes, UserTokenType, type ClientSession } from 'node-opcua-client';
+import { AttributeIds, BrowseDirection, MessageSecurityMode, MethodIds, ObjectTypeIds, SecurityPolicy, StatusCodes, UserTokenType, type ClientSession } from 'node-opcua-client';
 import { DataType } from 'node-opcua-variant';
 import { systemClock } from '../../src/clock.js';
 import { buildConfig } from '../../src/config/load.js';
@@ -13,6 +13,7 @@ import { EventBus } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { OpcUaPublisher } from '../../src/publish/opcua-server.js';
 import { nodeIdOf, stationVariables } from '../../src/publish/opcua-address-space.js';
+import { partSnapshotFieldNames } from '../../src/publish/opcua-part-snapshot.js';
 import { hashPassword } from '../../src/publish/password-hash.js';
 import { tempDir, until } from '../helpers/env.js';
 import { connect, makeClient, identity, monitor, monitorEvents } from '../helpers/opcua-client.js';
@@ -111,15 +112,21 @@ test('a read of every variable in one request is one part', async (t) => {
       await new Promise((r) => setImmediate(r));
     }
   })();
-  const nodes = ['Sequence', 'PartId', 'PartSeq', 'LastVerdictText', 'Snapshot', 'Sequence'].map((n) => ({ nodeId: nodeIdOf(line, 'cam1', n), attributeId: 13 }));
+  const nodes = ['Sequence', 'PartId', 'PartSeq', 'LastVerdictText', 'Snapshot', 'LastPart', 'Sequence'].map((n) => ({ nodeId: nodeIdOf(line, 'cam1', n), attributeId: 13 }));
+  let checked = 0;
   for (let i = 0; i < 100; i++) {
     const values = await session.read(nodes);
-    const [s1, partId, partSeq, text, snap, s2] = values.map((v) => v.value.value);
+    const [s1, partId, partSeq, text, snap, part, s2] = values.map((v) => v.value.value);
     if (s1 === null) continue;
     assert.equal(s1, s2);
     const j = JSON.parse(snap as string);
     assert.deepEqual([j.sequence, j.partId, j.partSeq, j.verdict], [s1, partId, partSeq, text]);
+    // The structure, decoded by a client that learnt the type from the server: the same part.
+    const p = part as { sequence: number; partId: string; partSeq: number; verdictText: string; reject: boolean; action: string };
+    assert.deepEqual([p.sequence, p.partId, p.partSeq, p.verdictText, p.reject], [s1, partId, partSeq, text, p.action === 'reject']);
+    checked++;
   }
+  assert.ok(checked > 90, `${checked} reads with a part`);
   stop = true;
   await writer;
   assert.ok(seq > 100, `parts kept coming during the reads (${seq})`);
@@ -195,7 +202,7 @@ test('node ids are the documented strings, the same after a restart', async (t) 
   const clientPki = tempDir(t, 'opcua-client-pki-');
   const a = await connect(t, { endpoint: first.publisher.endpointUrl, trustIn: first.pki, user: plc, pki: clientPki });
   const before = await browseIds(a.session);
-  const expected = [...stationVariables, 'AcknowledgeAlarm', 'TriggerPart', 'Alarm'].map((n) => nodeIdOf(line, 'cam1', n)).sort();
+  const expected = [...stationVariables, 'AcknowledgeAlarm', 'TriggerPart', 'Alarm', 'LastPart'].map((n) => nodeIdOf(line, 'cam1', n)).sort();
   assert.deepEqual(before, expected);
   // The alarm condition's own nodes (ActiveState, AckedState, Acknowledge, ...) are strings made from its id too.
   const alarmBefore = await alarmTree(a.session);
@@ -307,4 +314,21 @@ test('the station alarm is an AlarmConditionType: its events reach the station, 
   // Every level saw the same story.
   await until('the line and the Server caught up', () => notifiers.every((n) => ofAlarm(n).length === ofAlarm(station).length));
   for (const n of notifiers) assert.deepEqual(ofAlarm(n).map(state), ofAlarm(station).map(state), n);
+});
+
+test('LastPart is a structure a generic client reads without a type dictionary: PartSnapshotDataType with its definition', async (t) => {
+  const { publisher, pki } = await startServer(t, tempDir(t));
+  const { session } = await connect(t, { endpoint: publisher.endpointUrl, trustIn: pki, user: plc });
+  const def = await session.read({ nodeId: 'ns=1;s=PartSnapshotDataType', attributeId: AttributeIds.DataTypeDefinition });
+  assert.deepEqual((def.value.value as { fields: Array<{ name: string }> }).fields.map((f) => f.name), partSnapshotFieldNames);
+  const v = makeVerdict({ seq: 41, line, kind: 'fail' });
+  publisher.publish(v);
+  const dv = await session.read({ nodeId: nodeIdOf(line, 'cam1', 'LastPart'), attributeId: AttributeIds.Value });
+  assert.equal(dv.value.dataType, DataType.ExtensionObject);
+  const p = dv.value.value as Record<string, unknown>;
+  assert.deepEqual(
+    { sequence: p.sequence, partId: p.partId, partSeq: p.partSeq, verdict: p.verdict, verdictText: p.verdictText, action: p.action, reject: p.reject, decidedAt: (p.decidedAt as Date).toISOString() },
+    { sequence: 1, partId: v.partId, partSeq: 41, verdict: 1, verdictText: 'fail', action: v.action, reject: v.action === 'reject', decidedAt: v.decidedAt },
+  );
+  assert.equal(dv.sourceTimestamp?.toISOString(), v.decidedAt, 'the decision time, as every per-part variable');
 });
