@@ -235,6 +235,7 @@ export class OpcUaPublisher implements Publisher {
   async #acknowledge(id: string, user: string | null) {
     if (!this.#users.may(user, 'acknowledge')) return this.#forbidden(user, `acknowledge the alarm of ${id}`);
     this.#stations.get(id)!.condition.acknowledge(`AcknowledgeAlarm by ${user}`);
+    this.#o.log.info({ station: id, user, method: 'AcknowledgeAlarm' }, 'OPC UA: alarm method called');
     return { status: StatusCodes.Good };
   }
 
