@@ -6,13 +6,15 @@
 // One consistent snapshot per part: every per-part variable changes in the same synchronous turn,
 // with the same source timestamp (the decision time) and the station's Sequence, which grows by
 // one per part. A client that reads Sequence first and last in one Read and gets the same value
-// has one part's values; Snapshot carries all of them in one string for clients that want one node.
-import type { AddressSpace, ISessionContext, Namespace, UAMethod, UAObject, UAVariable } from 'node-opcua-address-space';
+// has one part's values; LastPart carries all of them in one structure (PartSnapshotDataType), and
+// Snapshot in one JSON string, for clients that want one node.
+import { EventNotifierFlags, type AddressSpace, type ISessionContext, type Namespace, type UAMethod, type UADataType, type UAObject, type UAVariable } from 'node-opcua-address-space';
 import type { CallMethodResultOptions } from 'node-opcua-types';
 import { StatusCodes, type StatusCode } from 'node-opcua-status-code';
 import { DataType, Variant, type VariantOptions } from 'node-opcua-variant';
 import type { Verdict } from '../verdict.js';
 import { verdictKinds } from '../verdict.js';
+import { partSnapshot } from './opcua-part-snapshot.js';
 import type { AlarmState } from './station-alarm.js';
 
 /** Values of LastVerdict (an Int32): the order of verdictKinds. */
@@ -64,10 +66,18 @@ export interface StationCounters {
 /** One station's folder and its variables. */
 export class StationNodes {
   readonly #vars = new Map<StationVariable, UAVariable>();
+  readonly #lastPart: UAVariable;
+  readonly #snapshotType: UADataType;
   #sequence = 0;
 
-  constructor(ns: Namespace, parent: UAObject, line: string, station: string, methods: StationMethods) {
+  /** The station's folder: an event notifier and an event source of the line (its alarm's events start here). */
+  readonly folder: UAObject;
+
+  constructor(ns: Namespace, parent: UAObject, line: string, station: string, methods: StationMethods, snapshotType: UADataType) {
     const folder = ns.addFolder(parent, { browseName: station, nodeId: `s=${line}.${station}` });
+    folder.setEventNotifier(EventNotifierFlags.SubscribeToEvents);
+    parent.addReference({ referenceType: 'HasEventSource', nodeId: folder });
+    this.folder = folder;
     for (const name of stationVariables) {
       const v = ns.addVariable({
         componentOf: folder,
@@ -80,6 +90,15 @@ export class StationNodes {
       });
       this.#vars.set(name, v);
     }
+    this.#snapshotType = snapshotType;
+    this.#lastPart = ns.addVariable({
+      componentOf: folder,
+      browseName: 'LastPart',
+      nodeId: `s=${line}.${station}.LastPart`,
+      dataType: snapshotType,
+      description: 'The last part as one PartSnapshotDataType structure (the fields of Sequence ... DecidedAt); one read or notification is one part.',
+      minimumSamplingInterval: 0,
+    });
     const ack = ns.addMethod(folder, {
       browseName: 'AcknowledgeAlarm',
       nodeId: `s=${line}.${station}.AcknowledgeAlarm`,
@@ -99,6 +118,11 @@ export class StationNodes {
       ],
     });
     bind(trigger, methods.triggerPart);
+  }
+
+  /** A variable by name (the alarm condition names AlarmActive as its input). */
+  variable(name: StationVariable): UAVariable {
+    return this.#vars.get(name)!;
   }
 
   get sequence(): number {
@@ -130,6 +154,8 @@ export class StationNodes {
     this.#set('CapturedAt', v.capturedAt ? new Date(v.capturedAt) : null, v.capturedAt ? new Date(v.capturedAt) : at);
     this.#set('DecidedAt', at, at);
     this.#set('Snapshot', JSON.stringify(snapshot), at);
+    const part = this.#snapshotType.addressSpace.constructExtensionObject(this.#snapshotType, partSnapshot(v, seq));
+    this.#lastPart.setValueFromSource(new Variant({ dataType: DataType.ExtensionObject, value: part }), StatusCodes.Good, at);
     this.#set('CountPass', counters.counts.pass, at);
     this.#set('CountFail', counters.counts.fail, at);
     this.#set('CountUncertain', counters.counts.uncertain, at);
@@ -168,7 +194,10 @@ export class LineNodes {
   readonly #healthy: UAVariable;
 
   constructor(addressSpace: AddressSpace, ns: Namespace, line: string) {
+    // An event notifier under the Server object: an alarm client subscribed to the line gets every station's alarm events.
     this.folder = ns.addFolder(addressSpace.rootFolder.objects, { browseName: line, nodeId: `s=${line}` });
+    this.folder.setEventNotifier(EventNotifierFlags.SubscribeToEvents);
+    addressSpace.rootFolder.objects.server.addReference({ referenceType: 'HasNotifier', nodeId: this.folder });
     this.#state = ns.addVariable({ componentOf: this.folder, browseName: 'State', nodeId: `s=${line}.State`, dataType: DataType.String, minimumSamplingInterval: 0,
       description: 'running: every station has its camera and model and no unacknowledged alarm; degraded: one has not; stopping.' });
     this.#healthy = ns.addVariable({ componentOf: this.folder, browseName: 'Healthy', nodeId: `s=${line}.Healthy`, dataType: DataType.Boolean, minimumSamplingInterval: 0 });
@@ -180,10 +209,15 @@ export class LineNodes {
   }
 }
 
+/** The user name a session logged in with; null for anonymous (or no session). */
+export function userOf(context: ISessionContext): string | null {
+  const token = context.session?.userIdentityToken as { userName?: string } | undefined;
+  return typeof token?.userName === 'string' && token.userName ? token.userName : null;
+}
+
 function bind(method: UAMethod, handler: MethodHandler): void {
   method.bindMethod(async (input: Variant[], context: ISessionContext): Promise<CallMethodResultOptions> => {
-    const token = context.session?.userIdentityToken as { userName?: string } | undefined;
-    const user = typeof token?.userName === 'string' && token.userName ? token.userName : null;
+    const user = userOf(context);
     const { status, output } = await handler(input, user);
     return { statusCode: status, outputArguments: output ?? [] };
   });

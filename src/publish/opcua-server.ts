@@ -4,7 +4,8 @@
 // stalled client costs its own queues, which are bounded, and never the pipeline.
 import { hostname as osHostname } from 'node:os';
 import { OPCUAServer, RegisterServerMethod } from 'node-opcua-server';
-import { StatusCodes } from 'node-opcua-status-code';
+import type { ISessionContext, UADataType, UAMethod } from 'node-opcua-address-space';
+import { StatusCodes, type StatusCode } from 'node-opcua-status-code';
 import { DataType, type Variant } from 'node-opcua-variant';
 import type { Clock } from '../clock.js';
 import type { OpcUaConfig } from '../config/schema.js';
@@ -12,7 +13,9 @@ import { LinesightError, describeError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Verdict } from '../verdict.js';
-import { LineNodes, StationNodes, type StationCounters } from './opcua-address-space.js';
+import { LineNodes, StationNodes, userOf, type StationCounters } from './opcua-address-space.js';
+import { definePartSnapshotType, loadPartSnapshotType } from './opcua-part-snapshot.js';
+import { conditionMethodRights, StationCondition } from './opcua-station-condition.js';
 import { openCertificateStore, securityModes, securityPolicies, type CountingCertificateManager } from './opcua-security.js';
 import { compileOpcUaUsers, OpcUaUsers } from './opcua-users.js';
 import type { Publisher, PublisherHealth } from './publisher.js';
@@ -53,6 +56,7 @@ export interface OpcUaStats {
 interface StationEntry {
   nodes: StationNodes;
   alarm: StationAlarm;
+  condition: StationCondition;
   counters: StationCounters;
   cameraRunning: boolean;
   hasModel: boolean;
@@ -63,10 +67,13 @@ export class OpcUaPublisher implements Publisher {
   readonly #o: OpcUaPublisherOptions;
   readonly #users: OpcUaUsers;
   readonly #stations = new Map<string, StationEntry>();
+  /** Node id of each station's alarm condition, to its station. */
+  readonly #conditions = new Map<string, string>();
   readonly #offs: Array<() => void> = [];
   #server: OPCUAServer | undefined;
   #certs: CountingCertificateManager | undefined;
   #line: LineNodes | undefined;
+  #snapshotType: UADataType | undefined;
   #published = 0;
   #failed = 0;
   #refusedCalls = 0;
@@ -130,6 +137,7 @@ export class OpcUaPublisher implements Publisher {
     try {
       await server.initialize();
       this.#build(server);
+      await loadPartSnapshotType(server.engine.addressSpace!, this.#snapshotType!);
       await server.start();
     } catch (err) {
       await server.shutdown(0).catch(() => undefined);
@@ -144,24 +152,31 @@ export class OpcUaPublisher implements Publisher {
 
   #build(server: OPCUAServer): void {
     const addressSpace = server.engine.addressSpace!;
+    // ConditionRefresh, and Acknowledge called through AcknowledgeableConditionType's method id (how generic alarm clients call it).
+    addressSpace.installAlarmsAndConditionsService();
+    addressSpace.addMethodCallInterceptor((context, object, method) => this.#conditionCall(context, object, method));
     const ns = addressSpace.getOwnNamespace();
     const { line } = this.#o;
     this.#line = new LineNodes(addressSpace, ns, line);
+    this.#snapshotType = definePartSnapshotType(ns);
     const at = new Date(this.#o.clock.wallNow());
     for (const id of this.#o.stations) {
       const nodes = new StationNodes(ns, this.#line.folder, line, id, {
         acknowledgeAlarm: async (_input, user) => this.#acknowledge(id, user),
         triggerPart: async (input, user) => this.#trigger(id, input, user),
-      });
+      }, this.#snapshotType);
+      const condition = new StationCondition(ns, nodes.folder, nodes.variable('AlarmActive'), line, id, () => this.#acknowledged(id));
+      this.#conditions.set(condition.node.nodeId.toString(), id);
       const entry: StationEntry = {
         nodes,
         alarm: new StationAlarm(),
+        condition,
         counters: { counts: { pass: 0, fail: 0, uncertain: 0, timeout: 0, error: 0 }, budgetMisses: 0 },
         cameraRunning: false,
         hasModel: false,
       };
       this.#stations.set(id, entry);
-      nodes.alarm(entry.alarm.state, at);
+      this.#showAlarm(entry, at);
       const view = this.#o.view(id);
       nodes.camera(view?.cameraState ?? 'not started', view?.cameraRunning ?? false, at);
       entry.cameraRunning = view?.cameraRunning ?? false;
@@ -178,7 +193,7 @@ export class OpcUaPublisher implements Publisher {
       if (!verdict.deadlineMet) entry.counters.budgetMisses++;
       entry.nodes.verdict(verdict, entry.counters);
       if (entry.alarm.verdict(verdict)) {
-        entry.nodes.alarm(entry.alarm.state, new Date(verdict.decidedAt));
+        this.#showAlarm(entry, new Date(verdict.decidedAt));
         this.#lineState();
       }
       this.#published++;
@@ -196,7 +211,7 @@ export class OpcUaPublisher implements Publisher {
     const at = new Date(this.#o.clock.wallNow());
     entry.cameraRunning = running;
     entry.nodes.camera(state, running, at);
-    if (entry.alarm.camera(running, state)) entry.nodes.alarm(entry.alarm.state, at);
+    if (entry.alarm.camera(running, state)) this.#showAlarm(entry, at);
     this.#lineState();
   }
 
@@ -216,15 +231,44 @@ export class OpcUaPublisher implements Publisher {
     this.#line.set(this.#stopped ? 'stopping' : ok ? 'running' : 'degraded', new Date(this.#o.clock.wallNow()));
   }
 
+  /** The station's AcknowledgeAlarm() method: the condition's Acknowledge without an EventId to find first (a PLC's one call). */
   async #acknowledge(id: string, user: string | null) {
     if (!this.#users.may(user, 'acknowledge')) return this.#forbidden(user, `acknowledge the alarm of ${id}`);
+    this.#stations.get(id)!.condition.acknowledge(`AcknowledgeAlarm by ${user}`);
+    this.#o.log.info({ station: id, user, method: 'AcknowledgeAlarm' }, 'OPC UA: alarm method called');
+    return { status: StatusCodes.Good };
+  }
+
+  /** After any successful acknowledgement of the condition: StationAlarm decides whether the alarm clears. */
+  #acknowledged(id: string): void {
     const entry = this.#stations.get(id)!;
     if (entry.alarm.acknowledge()) {
-      entry.nodes.alarm(entry.alarm.state, new Date(this.#o.clock.wallNow()));
+      this.#showAlarm(entry, new Date(this.#o.clock.wallNow()));
       this.#lineState();
     }
-    this.#o.log.info({ station: id, user }, 'OPC UA: alarm acknowledged');
-    return { status: StatusCodes.Good };
+  }
+
+  #showAlarm(entry: StationEntry, at: Date): void {
+    entry.nodes.alarm(entry.alarm.state, at);
+    entry.condition.show(entry.alarm.state, at);
+  }
+
+  /**
+   * Every method call passes here, whichever node id it names (the condition's own Acknowledge or
+   * the type's, as generic alarm clients call it): a method on a station's alarm needs its right.
+   */
+  #conditionCall(context: ISessionContext, object: { nodeId: { toString(): string } } | null, method: UAMethod): StatusCode {
+    const station = object ? this.#conditions.get(object.nodeId.toString()) : undefined;
+    if (station === undefined) return StatusCodes.Good;
+    const name = method.browseName.name ?? '';
+    const right = conditionMethodRights[name];
+    const user = userOf(context);
+    if (right && this.#users.may(user, right)) {
+      this.#o.log.info({ station, user, method: name }, 'OPC UA: alarm method called');
+      return StatusCodes.Good;
+    }
+    this.#forbidden(user, `${name} on the alarm of ${station}`);
+    return StatusCodes.BadUserAccessDenied;
   }
 
   async #trigger(id: string, input: Variant[], user: string | null) {

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { UMetric } from 'sparkplug-payload/lib/sparkplugbpayload.js';
-import type { Clock, TimerHandle } from '../clock.js';
+import { waitAtMost, type Clock, type TimerHandle } from '../clock.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Verdict } from '../verdict.js';
@@ -38,6 +38,9 @@ interface Device {
   last: { verdict: Verdict; sequence: number } | null;
   sequence: number;
 }
+
+/** How long a stop waits for the broker to take the NDEATH and the DISCONNECT. */
+const goodbyeMs = 2000;
 
 export const sparkplugTopic = (group: string, type: string, edge: string, device?: string) => `spBv1.0/${group}/${type}/${edge}${device ? `/${device}` : ''}`;
 
@@ -190,7 +193,12 @@ export class SparkplugPublisher implements Publisher {
     return { connected: this.#online, pending: 0, published: this.#published, failed: this.#failed, lastError: this.#lastError, dropped: this.#dropped };
   }
 
-  /** A graceful end announces the death itself (the will only fires on an unclean one). */
+  /**
+   * A graceful end announces the death itself, then says DISCONNECT so the broker discards the
+   * will: without it (a forced close) the broker would publish the will too, and a host would see
+   * two NDEATHs for one session. Both steps are bounded: a broker that does not answer gets the
+   * forced close, and its will stands for the goodbye.
+   */
   async stop(_drainMs: number): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
@@ -198,12 +206,18 @@ export class SparkplugPublisher implements Publisher {
     for (const off of this.#offs.splice(0)) off();
     const client = this.#client;
     if (!client) return;
-    if (this.#online) {
-      const death = encodePayload({ timestamp: this.#o.clock.wallNow(), metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.#bdSeq }] });
-      await client.publishAsync(this.#topic('NDEATH'), death, { qos: 1 }).catch((err: Error) => this.#o.log.warn({ err }, 'Sparkplug: NDEATH not acknowledged'));
-    }
-    this.#online = false;
     client.removeAllListeners('close');
-    await client.endAsync(true).catch(() => undefined);
+    let graceful = false;
+    if (this.#online) {
+      this.#online = false;
+      const death = encodePayload({ timestamp: this.#o.clock.wallNow(), metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.#bdSeq }] });
+      const goodbye = (async () => {
+        await client.publishAsync(this.#topic('NDEATH'), death, { qos: 1 });
+        await client.endAsync(false);
+        graceful = true;
+      })().catch((err: Error) => this.#o.log.warn({ err }, 'Sparkplug: NDEATH not acknowledged; the will stands for it'));
+      await waitAtMost(goodbye, goodbyeMs, this.#o.clock);
+    }
+    if (!graceful) await client.endAsync(true).catch(() => undefined);
   }
 }

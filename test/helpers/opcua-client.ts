@@ -14,7 +14,9 @@ import {
   SecurityPolicy,
   TimestampsToReturn,
   UserTokenType,
+  constructEventFilter,
   type ClientSession,
+  type Variant,
   type DataValue,
   type UserIdentityInfo,
 } from 'node-opcua-client';
@@ -115,4 +117,42 @@ export async function monitor(session: ClientSession, nodes: string[], options: 
   // Every item is created on the server (and has sent its first value) before the caller goes on.
   await Promise.all(ready);
   return { subscription, received, onChange: (fn: (n: Notification) => void) => listeners.add(fn) };
+}
+
+export interface ReceivedEvent {
+  /** The notifier the event arrived through (station, line, Server). */
+  notifier: string;
+  fields: Record<string, unknown>;
+}
+
+/**
+ * Subscribes to events on each of `notifiers` (objects with SubscribeToEvents), selecting `fields`
+ * (browse paths as constructEventFilter takes them; "ConditionId" is the condition's node id).
+ */
+export async function monitorEvents(session: ClientSession, notifiers: string[], fields: string[]) {
+  const subscription = ClientSubscription.create(session, {
+    requestedPublishingInterval: 50,
+    requestedLifetimeCount: 600,
+    requestedMaxKeepAliveCount: 20,
+    maxNotificationsPerPublish: 0,
+    publishingEnabled: true,
+    priority: 1,
+  });
+  await new Promise<void>((resolve) => subscription.once('started', () => resolve()));
+  const received: ReceivedEvent[] = [];
+  const ready: Array<Promise<void>> = [];
+  for (const notifier of notifiers) {
+    const item = ClientMonitoredItem.create(
+      subscription,
+      { nodeId: notifier, attributeId: AttributeIds.EventNotifier },
+      { samplingInterval: 0, discardOldest: false, queueSize: 100, filter: constructEventFilter(fields) },
+      TimestampsToReturn.Neither,
+    );
+    item.on('changed', (values: Variant[]) => {
+      received.push({ notifier, fields: Object.fromEntries(fields.map((f, i) => [f, values[i]?.value])) });
+    });
+    ready.push(new Promise((resolve, reject) => (item.once('initialized', () => resolve()), item.once('err', (e: unknown) => reject(new Error(String(e)))))));
+  }
+  await Promise.all(ready);
+  return { subscription, received };
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { MessageSecurityMode, SecurityPolicy, StatusCodes, UserTokenType, type ClientSession } from 'node-opcua-client';
+import { AttributeIds, BrowseDirection, MessageSecurityMode, MethodIds, ObjectTypeIds, SecurityPolicy, StatusCodes, UserTokenType, type ClientSession } from 'node-opcua-client';
 import { DataType } from 'node-opcua-variant';
 import { systemClock } from '../../src/clock.js';
 import { buildConfig } from '../../src/config/load.js';
@@ -13,9 +13,10 @@ import { EventBus } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { OpcUaPublisher } from '../../src/publish/opcua-server.js';
 import { nodeIdOf, stationVariables } from '../../src/publish/opcua-address-space.js';
+import { partSnapshotFieldNames } from '../../src/publish/opcua-part-snapshot.js';
 import { hashPassword } from '../../src/publish/password-hash.js';
 import { tempDir, until } from '../helpers/env.js';
-import { connect, makeClient, identity, monitor } from '../helpers/opcua-client.js';
+import { connect, makeClient, identity, monitor, monitorEvents } from '../helpers/opcua-client.js';
 import { makeVerdict } from '../helpers/verdict-factory.js';
 
 const line = 'L7';
@@ -111,15 +112,21 @@ test('a read of every variable in one request is one part', async (t) => {
       await new Promise((r) => setImmediate(r));
     }
   })();
-  const nodes = ['Sequence', 'PartId', 'PartSeq', 'LastVerdictText', 'Snapshot', 'Sequence'].map((n) => ({ nodeId: nodeIdOf(line, 'cam1', n), attributeId: 13 }));
+  const nodes = ['Sequence', 'PartId', 'PartSeq', 'LastVerdictText', 'Snapshot', 'LastPart', 'Sequence'].map((n) => ({ nodeId: nodeIdOf(line, 'cam1', n), attributeId: 13 }));
+  let checked = 0;
   for (let i = 0; i < 100; i++) {
     const values = await session.read(nodes);
-    const [s1, partId, partSeq, text, snap, s2] = values.map((v) => v.value.value);
+    const [s1, partId, partSeq, text, snap, part, s2] = values.map((v) => v.value.value);
     if (s1 === null) continue;
     assert.equal(s1, s2);
     const j = JSON.parse(snap as string);
     assert.deepEqual([j.sequence, j.partId, j.partSeq, j.verdict], [s1, partId, partSeq, text]);
+    // The structure, decoded by a client that learnt the type from the server: the same part.
+    const p = part as { sequence: number; partId: string; partSeq: number; verdictText: string; reject: boolean; action: string };
+    assert.deepEqual([p.sequence, p.partId, p.partSeq, p.verdictText, p.reject], [s1, partId, partSeq, text, p.action === 'reject']);
+    checked++;
   }
+  assert.ok(checked > 90, `${checked} reads with a part`);
   stop = true;
   await writer;
   assert.ok(seq > 100, `parts kept coming during the reads (${seq})`);
@@ -168,9 +175,25 @@ test('security None is not offered unless configured', async (t) => {
   await session.close();
 });
 
-async function browseIds(session: ClientSession): Promise<string[]> {
-  const r = await session.browse(`ns=1;s=${line}.cam1`);
+async function browseIds(session: ClientSession, node = `ns=1;s=${line}.cam1`): Promise<string[]> {
+  const r = await session.browse(node);
   return r.references!.map((ref) => ref.nodeId.toString()).sort();
+}
+
+/** Every node id under the station's alarm condition, depth first (its states, properties, methods). */
+async function alarmTree(session: ClientSession): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (node: string) => {
+    const r = await session.browse({ nodeId: node, referenceTypeId: 'HierarchicalReferences', includeSubtypes: true, browseDirection: BrowseDirection.Forward });
+    for (const ref of r.references ?? []) {
+      const id = ref.nodeId.toString();
+      if (!id.startsWith('ns=1;') || out.includes(id)) continue;
+      out.push(id);
+      await walk(id);
+    }
+  };
+  await walk(nodeIdOf(line, 'cam1', 'Alarm'));
+  return out.sort();
 }
 
 test('node ids are the documented strings, the same after a restart', async (t) => {
@@ -179,14 +202,18 @@ test('node ids are the documented strings, the same after a restart', async (t) 
   const clientPki = tempDir(t, 'opcua-client-pki-');
   const a = await connect(t, { endpoint: first.publisher.endpointUrl, trustIn: first.pki, user: plc, pki: clientPki });
   const before = await browseIds(a.session);
-  const expected = [...stationVariables, 'AcknowledgeAlarm', 'TriggerPart'].map((n) => nodeIdOf(line, 'cam1', n)).sort();
+  const expected = [...stationVariables, 'AcknowledgeAlarm', 'TriggerPart', 'Alarm', 'LastPart'].map((n) => nodeIdOf(line, 'cam1', n)).sort();
   assert.deepEqual(before, expected);
+  // The alarm condition's own nodes (ActiveState, AckedState, Acknowledge, ...) are strings made from its id too.
+  const alarmBefore = await alarmTree(a.session);
+  assert.ok(alarmBefore.length > 10 && alarmBefore.every((id) => id.startsWith(`${nodeIdOf(line, 'cam1', 'Alarm')}`)), alarmBefore.join(' '));
   await a.session.close();
   await first.publisher.stop(0);
   const second = await startServer(t, state);
   // The same client certificate stays trusted: the server's PKI folder survived the restart.
   const b = await connect(t, { endpoint: second.publisher.endpointUrl, user: plc, pki: clientPki });
   assert.deepEqual(await browseIds(b.session), before);
+  assert.deepEqual(await alarmTree(b.session), alarmBefore);
 });
 
 test('methods need their right: a reader is refused (counted), an operator acknowledges and triggers', async (t) => {
@@ -217,4 +244,91 @@ test('methods need their right: a reader is refused (counted), an operator ackno
   bus.emit('camera-state', { camera: 'cam1', running: true, detail: 'streaming' });
   assert.equal(await read(op.session, 'AlarmActive'), false);
   assert.equal((await op.session.read({ nodeId: `ns=1;s=${line}.State`, attributeId: 13 })).value.value, 'running');
+});
+
+test('the station alarm is an AlarmConditionType: its events reach the station, the line and the Server; the standard Acknowledge needs the right', async (t) => {
+  const { publisher, pki, bus } = await startServer(t, tempDir(t));
+  const alarm = nodeIdOf(line, 'cam1', 'Alarm');
+  const reader = await connect(t, { endpoint: publisher.endpointUrl, trustIn: pki, user: plc });
+  const typeOf = await reader.session.browse({ nodeId: alarm, referenceTypeId: 'HasTypeDefinition', browseDirection: BrowseDirection.Forward });
+  assert.equal(typeOf.references![0]!.nodeId.value, ObjectTypeIds.AlarmConditionType);
+
+  const fields = ['EventId', 'ConditionId', 'SourceNode', 'Message', 'Severity', 'Retain', 'ActiveState.Id', 'AckedState.Id'];
+  const station = `ns=1;s=${line}.cam1`;
+  const notifiers = [station, `ns=1;s=${line}`, 'i=2253'];
+  const events = await monitorEvents(reader.session, notifiers, fields);
+  const ofAlarm = (notifier: string) => events.received.filter((e) => e.notifier === notifier && String(e.fields.ConditionId) === alarm).map((e) => e.fields);
+  const state = (f: Record<string, unknown>) => ({ active: f['ActiveState.Id'], acked: f['AckedState.Id'], retain: f.Retain });
+
+  // A timeout verdict raises it: one event at each level, naming the station as its source.
+  publisher.publish(makeVerdict({ seq: 1, line, kind: 'timeout' }));
+  await until('the alarm event at every level', () => notifiers.every((n) => ofAlarm(n).length >= 1));
+  for (const n of notifiers) {
+    const [raised] = ofAlarm(n);
+    assert.deepEqual(state(raised!), { active: true, acked: false, retain: true }, n);
+    assert.equal(String(raised!.SourceNode), station);
+    assert.match((raised!.Message as { text: string }).text, /timeout on part SN-1/);
+    assert.ok((raised!.Severity as number) >= 500);
+  }
+  const eventId = ofAlarm(station).at(-1)!.EventId as Buffer;
+
+  // A reader may see it but not acknowledge it, through the type's method id (how generic alarm
+  // clients call it) or the instance's; nobody may disable it.
+  const acknowledge = (s: ClientSession, methodId: string, id: Buffer = eventId) =>
+    s.call({ objectId: alarm, methodId, inputArguments: [{ dataType: DataType.ByteString, value: id }, { dataType: DataType.LocalizedText, value: { text: 'seen' } }] });
+  const typeAck = `i=${MethodIds.AcknowledgeableConditionType_Acknowledge}`;
+  assert.equal((await acknowledge(reader.session, typeAck)).statusCode, StatusCodes.BadUserAccessDenied);
+  assert.equal((await acknowledge(reader.session, `${alarm}-Acknowledge`)).statusCode, StatusCodes.BadUserAccessDenied);
+  const op = await connect(t, { endpoint: publisher.endpointUrl, trustIn: pki, user: { username: 'operator', password: 'op-secret' } });
+  assert.equal((await op.session.call({ objectId: alarm, methodId: `i=${MethodIds.ConditionType_Disable}`, inputArguments: [] })).statusCode, StatusCodes.BadUserAccessDenied);
+  assert.equal(publisher.stats().refusedCalls, 3);
+  const read = async (n: string) => (await op.session.read({ nodeId: nodeIdOf(line, 'cam1', n), attributeId: 13 })).value.value;
+  assert.equal(await read('AlarmActive'), true);
+
+  // A client that connects late asks for the current conditions (ConditionRefresh) and gets the active one.
+  const late = await monitorEvents(op.session, [station], fields);
+  const refresh = await op.session.call({ objectId: `i=${ObjectTypeIds.ConditionType}`, methodId: `i=${MethodIds.ConditionType_ConditionRefresh}`, inputArguments: [{ dataType: DataType.UInt32, value: late.subscription.subscriptionId }] });
+  assert.equal(refresh.statusCode, StatusCodes.Good);
+  await until('the refreshed condition', () => late.received.some((e) => String(e.fields.ConditionId) === alarm && e.fields['ActiveState.Id'] === true));
+
+  // The operator acknowledges with the standard method; an unknown EventId is refused as the standard says.
+  assert.equal((await acknowledge(op.session, typeAck, Buffer.alloc(16))).statusCode, StatusCodes.BadEventIdUnknown);
+  const before = ofAlarm(station).length;
+  assert.equal((await acknowledge(op.session, typeAck)).statusCode, StatusCodes.Good);
+  // Acknowledged, and its cause (one timeout) is gone: it clears, and the clients are told both.
+  await until('acknowledged and cleared', () => ofAlarm(station).slice(before).some((f) => f['ActiveState.Id'] === false));
+  assert.deepEqual(ofAlarm(station).slice(before).map(state), [{ active: true, acked: true, retain: false }, { active: false, acked: true, retain: false }]);
+  assert.deepEqual([await read('AlarmActive'), await read('AlarmAcknowledged')], [false, true]);
+
+  // A camera down raises it again; acknowledged (here by the station's AcknowledgeAlarm method) it
+  // stays active and retained while the camera is down, and clears when it runs again.
+  bus.emit('camera-state', { camera: 'cam1', running: false, detail: 'stalled' });
+  await until('raised by the camera', () => ofAlarm(station).at(-1)!['ActiveState.Id'] === true);
+  assert.match((ofAlarm(station).at(-1)!.Message as { text: string }).text, /camera not running: stopped: stalled/);
+  assert.equal((await op.session.call({ objectId: station, methodId: nodeIdOf(line, 'cam1', 'AcknowledgeAlarm'), inputArguments: [] })).statusCode, StatusCodes.Good);
+  await until('acknowledged, still active', () => ofAlarm(station).at(-1)!['AckedState.Id'] === true);
+  assert.deepEqual(state(ofAlarm(station).at(-1)!), { active: true, acked: true, retain: true });
+  bus.emit('camera-state', { camera: 'cam1', running: true, detail: 'streaming' });
+  await until('cleared', () => ofAlarm(station).at(-1)!['ActiveState.Id'] === false);
+  assert.deepEqual(state(ofAlarm(station).at(-1)!), { active: false, acked: true, retain: false });
+  // Every level saw the same story.
+  await until('the line and the Server caught up', () => notifiers.every((n) => ofAlarm(n).length === ofAlarm(station).length));
+  for (const n of notifiers) assert.deepEqual(ofAlarm(n).map(state), ofAlarm(station).map(state), n);
+});
+
+test('LastPart is a structure a generic client reads without a type dictionary: PartSnapshotDataType with its definition', async (t) => {
+  const { publisher, pki } = await startServer(t, tempDir(t));
+  const { session } = await connect(t, { endpoint: publisher.endpointUrl, trustIn: pki, user: plc });
+  const def = await session.read({ nodeId: 'ns=1;s=PartSnapshotDataType', attributeId: AttributeIds.DataTypeDefinition });
+  assert.deepEqual((def.value.value as { fields: Array<{ name: string }> }).fields.map((f) => f.name), partSnapshotFieldNames);
+  const v = makeVerdict({ seq: 41, line, kind: 'fail' });
+  publisher.publish(v);
+  const dv = await session.read({ nodeId: nodeIdOf(line, 'cam1', 'LastPart'), attributeId: AttributeIds.Value });
+  assert.equal(dv.value.dataType, DataType.ExtensionObject);
+  const p = dv.value.value as Record<string, unknown>;
+  assert.deepEqual(
+    { sequence: p.sequence, partId: p.partId, partSeq: p.partSeq, verdict: p.verdict, verdictText: p.verdictText, action: p.action, reject: p.reject, decidedAt: (p.decidedAt as Date).toISOString() },
+    { sequence: 1, partId: v.partId, partSeq: 41, verdict: 1, verdictText: 'fail', action: v.action, reject: v.action === 'reject', decidedAt: v.decidedAt },
+  );
+  assert.equal(dv.sourceTimestamp?.toISOString(), v.decidedAt, 'the decision time, as every per-part variable');
 });

@@ -9,9 +9,10 @@ import mqtt from 'mqtt';
 import { systemClock } from '../../src/clock.js';
 import { EventBus } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
-import { decodePayload } from '../../src/publish/sparkplug-payloads.js';
+import { decodePayload, encodePayload } from '../../src/publish/sparkplug-payloads.js';
 import { SparkplugPublisher } from '../../src/publish/sparkplug.js';
-import { startMosquitto } from '../helpers/brokers.js';
+import { cloudTlsOptions, type CloudTls } from '../../src/publish/cloud-tls.js';
+import { makeCerts, startMosquitto } from '../helpers/brokers.js';
 import { tempDir, until } from '../helpers/env.js';
 import { makeVerdict } from '../helpers/verdict-factory.js';
 
@@ -35,9 +36,10 @@ async function sparkplugSubscriber(t: TestContext, url: string): Promise<Seen[]>
   return seen;
 }
 
-function edgeNode(t: TestContext, url: string, bdSeqFile: string) {
+function edgeNode(t: TestContext, url: string, bdSeqFile: string, tls?: CloudTls) {
   const publisher = new SparkplugPublisher({
     url,
+    ...(tls ? { tls } : {}),
     groupId: 'L7',
     edgeNodeId: 'box-1',
     stations: ['cam1', 'cam2'],
@@ -99,8 +101,69 @@ test('a killed edge node gets its death certificate (the will) with the bdSeq of
   await publisher.start();
   await until('second NBIRTH', () => seen.filter((s) => s.type === 'NBIRTH').length === 2);
   assert.equal(seen.filter((s) => s.type === 'NBIRTH')[1]!.metrics.get('bdSeq'), (birth.metrics.get('bdSeq') as number) + 1);
-  // A graceful stop announces the death itself, with the new bdSeq.
+  // A graceful stop announces the death itself, with the new bdSeq, and only once: it ends with
+  // DISCONNECT, so the broker drops the will (a forced close made the broker send a second NDEATH).
   await publisher.stop(0);
-  await until('second NDEATH', () => seen.filter((s) => s.type === 'NDEATH').length === 2);
-  assert.equal(seen.filter((s) => s.type === 'NDEATH')[1]!.metrics.get('bdSeq'), publisher.bdSeq);
+  await until('second NDEATH', () => seen.filter((s) => s.type === 'NDEATH').length >= 2);
+  // A marker published after the stop returned comes after anything the broker would still send for that session.
+  const marker = await mqtt.connectAsync(broker.url, { clean: true });
+  t.after(() => marker.endAsync(true));
+  await marker.publishAsync('spBv1.0/L7/MARK/test', encodePayload({ timestamp: Date.now(), metrics: [] }), { qos: 1 });
+  await until('the marker', () => seen.some((s) => s.type === 'MARK'));
+  const deaths = seen.filter((s) => s.type === 'NDEATH');
+  assert.deepEqual(deaths.map((d) => d.metrics.get('bdSeq')), [birth.metrics.get('bdSeq'), publisher.bdSeq], 'one NDEATH per session');
+});
+
+test('Rebirth: an NCMD Node Control/Rebirth = true brings NBIRTH (same bdSeq, seq 0) and every DBIRTH with the current values again', async (t) => {
+  const broker = await startMosquitto(t);
+  const seen = await sparkplugSubscriber(t, broker.url);
+  const publisher = edgeNode(t, broker.url, join(tempDir(t), 'bdseq'));
+  await publisher.start();
+  await until('births', () => seen.filter((s) => s.type === 'DBIRTH').length === 2);
+  for (let i = 1; i <= 5; i++) publisher.publish(makeVerdict({ seq: i, camera: 'cam1', kind: i === 5 ? 'fail' : 'pass' }));
+  await until('DDATA', () => seen.filter((s) => s.type === 'DDATA').length === 5);
+  // A host application (Ignition, a Primary Host) asks; a false value and another node's NCMD ask nothing.
+  const host = await mqtt.connectAsync(broker.url, { clean: true });
+  t.after(() => host.endAsync(true));
+  const rebirth = (value: boolean) => encodePayload({ timestamp: Date.now(), metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value }] });
+  await host.publishAsync('spBv1.0/L7/NCMD/box-1', rebirth(false), { qos: 0 });
+  await host.publishAsync('spBv1.0/L7/NCMD/box-2', rebirth(true), { qos: 0 });
+  await host.publishAsync('spBv1.0/L7/NCMD/box-1', rebirth(true), { qos: 0 });
+  await until('rebirth', () => seen.filter((s) => s.type === 'DBIRTH').length === 4);
+  // Commands are handled in order, so anything the first two caused would have come before this part.
+  publisher.publish(makeVerdict({ seq: 6, camera: 'cam2', kind: 'pass' }));
+  await until('DDATA after the rebirth', () => seen.filter((s) => s.type === 'DDATA').length === 6);
+  const mine = seen.filter((s) => s.topic.includes('/box-1') && s.type !== 'NCMD');
+  assert.deepEqual(mine.map((s) => s.type), ['NBIRTH', 'DBIRTH', 'DBIRTH', 'DDATA', 'DDATA', 'DDATA', 'DDATA', 'DDATA', 'NBIRTH', 'DBIRTH', 'DBIRTH', 'DDATA'], 'one rebirth, nothing else');
+  const [first, again] = mine.filter((s) => s.type === 'NBIRTH');
+  assert.equal(again!.metrics.get('bdSeq'), first!.metrics.get('bdSeq'), 'the same MQTT session keeps its bdSeq');
+  assert.equal(again!.metrics.get('Node Control/Rebirth'), false);
+  assert.deepEqual(mine.slice(8).map((s) => s.seq), [0, 1, 2, 3], 'seq starts again at 0 with the NBIRTH');
+  // The new DBIRTH carries the last part and the counters, so a host that lost its state has it all again.
+  const cam1 = mine[9]!;
+  assert.equal(cam1.topic, 'spBv1.0/L7/DBIRTH/box-1/cam1');
+  assert.deepEqual(['Part/Id', 'Sequence', 'Verdict/Text', 'Counts/Total', 'Counts/Fail'].map((n) => cam1.metrics.get(n)), ['SN-5', 5, 'fail', 5, 1]);
+  assert.equal(mine[11]!.metrics.get('Sequence'), 1, 'cam2: its first part after the rebirth');
+});
+
+test('on a broker that requires a client certificate (sparkplug.broker: cloud, with cloud.tls): born, data, a graceful death', async (t) => {
+  const certs = makeCerts(t);
+  const broker = await startMosquitto(t, { tls: certs });
+  // The subscriber uses the plain listener of the same broker, as a SCADA host inside the cloud would.
+  const seen = await sparkplugSubscriber(t, broker.url);
+  const tls = cloudTlsOptions({ ca: certs.ca, cert: certs.clientCert, key: certs.clientKey, rejectUnauthorized: true });
+  const publisher = edgeNode(t, broker.tlsUrl!, join(tempDir(t), 'bdseq'), tls);
+  await publisher.start();
+  await until('births over mutual TLS', () => seen.filter((s) => s.type === 'DBIRTH').length === 2, 20_000, () => publisher.health());
+  publisher.publish(makeVerdict({ seq: 1, camera: 'cam2', kind: 'fail' }));
+  await until('DDATA', () => seen.some((s) => s.type === 'DDATA'));
+  await publisher.stop(0);
+  await until('NDEATH', () => seen.some((s) => s.type === 'NDEATH'));
+  assert.deepEqual(seen.map((s) => s.type), ['NBIRTH', 'DBIRTH', 'DBIRTH', 'DDATA', 'NDEATH']);
+
+  // Without a client certificate the broker refuses the edge node, and health says why.
+  const refused = edgeNode(t, broker.tlsUrl!, join(tempDir(t), 'bdseq'), cloudTlsOptions({ ca: certs.ca, rejectUnauthorized: true }));
+  await refused.start();
+  await until('a refusal in health', () => refused.health().lastError !== null, 20_000);
+  assert.equal(refused.health().connected, false);
 });
