@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // linesight run [--config FILE] | check-config FILE | config-reference | models | bench | mqtt
 import { parseArgs } from 'node:util';
 import { App } from './app.js';

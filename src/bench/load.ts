@@ -37,7 +37,8 @@ type Ready = { ready: true; mqttUrl: string; provider: string } | { ready: false
 
 export async function runLoadPoint(p: LoadPoint): Promise<StepOutcome> {
   const state = mkdtempSync(join(tmpdir(), 'linesight-bench-'));
-  const child = fork(serviceEntry, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  // The service as it ships: its launchers give V8 a 2 MB young generation (README "Memory").
+  const child = fork(serviceEntry, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: ['--max-semi-space-size=2'] });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-2000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
