@@ -28,7 +28,10 @@ import { brokerAccessFromConfig } from './publish/broker-access.js';
 import { EmbeddedBroker } from './publish/embedded-broker.js';
 import { clientTlsOptions, type ClientTlsOptions } from './publish/mqtt-tls.js';
 import { LocalMqttPublisher } from './publish/local-mqtt.js';
-import { CloudMqttPublisher } from './publish/cloud-mqtt.js';
+import { MqttCloudTransport } from './publish/cloud-mqtt.js';
+import { GreengrassIpcTransport } from './publish/cloud-greengrass-ipc.js';
+import { CloudPublisher } from './publish/cloud-publisher.js';
+import type { CloudTransport } from './publish/cloud-transport.js';
 import { CloudFeed } from './publish/cloud-feed.js';
 // Types only: node-opcua and protobufjs load when their publisher is enabled (node-opcua alone
 // adds about a second of start-up and a warning on stderr for a box that does not use it).
@@ -76,7 +79,7 @@ export class App {
   readonly stations: Station[] = [];
   readonly publishers: Publisher[] = [];
   /** The cloud publisher and its outbox (issue 10), when cloud.enabled; others add messages to `cloud.outbox`. */
-  cloud: CloudMqttPublisher | undefined;
+  cloud: CloudPublisher | undefined;
   /** The OPC UA server (issue 13), when opcua.enabled. */
   opcua: OpcUaPublisher | undefined;
   /** External trigger inputs (MQTT, GPIO) by station, for metrics. */
@@ -407,13 +410,16 @@ export class App {
     return outbox;
   }
 
-  #createCloud(outbox: Outbox): CloudMqttPublisher {
+  #createCloud(outbox: Outbox): CloudPublisher {
     const { cloud } = this.config;
     const log = this.log.child({ component: 'cloud' });
-    return new CloudMqttPublisher({
-      url: cloud.url,
-      thingName: cloud.thingName,
-      tls: cloudTlsOptions(cloud.tls),
+    const connectTimeoutMs = cloud.reconnect.connectTimeoutMs;
+    // The config loader refused greengrass-ipc without the nucleus's socket and token.
+    const transport: CloudTransport = cloud.transport === 'greengrass-ipc'
+      ? new GreengrassIpcTransport({ socketPath: cloud.greengrassIpc!.socketPath!, authToken: cloud.greengrassIpc!.authToken!, connectTimeoutMs, clock: this.clock })
+      : new MqttCloudTransport({ url: cloud.url, thingName: cloud.thingName, tls: cloudTlsOptions(cloud.tls), connectTimeoutMs, clock: this.clock });
+    return new CloudPublisher({
+      transport,
       outbox,
       publishesPerSecond: cloud.publishesPerSecond,
       maxInflight: cloud.maxInflight,

@@ -6,7 +6,7 @@ export const CENSOR = '[redacted]';
 /** Field names whose values are secrets wherever they appear (matched case-insensitively, whole name). */
 export const secretKeys = [
   'password', 'passwd', 'passphrase', 'secret', 'clientSecret', 'client_secret',
-  'token', 'accessToken', 'access_token', 'refreshToken', 'refresh_token', 'apiToken', 'api_token', 'idToken', 'id_token',
+  'token', 'authToken', 'auth_token', 'accessToken', 'access_token', 'refreshToken', 'refresh_token', 'apiToken', 'api_token', 'idToken', 'id_token',
   'apiKey', 'api_key', 'privateKey', 'private_key', 'secretKey', 'secret_key', 'secretAccessKey', 'secret_access_key', 'signingKey', 'signing_key',
   'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'credentials',
 ] as const;

@@ -16,6 +16,9 @@ const validate = ajv.compile<Config>(ConfigSchema);
 
 export type Env = Record<string, string | undefined>;
 
+export const GREENGRASS_SOCKET_ENV = 'AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT';
+export const GREENGRASS_TOKEN_ENV = 'SVCUID';
+
 /** Secrets and the broker URL may come from the environment, so config files need not hold them. */
 const envOverrides: Array<[string, (c: Config, v: string) => void]> = [
   ['LINESIGHT_MQTT_URL', (c, v) => (c.mqtt.url = v)],
@@ -32,6 +35,10 @@ const envOverrides: Array<[string, (c: Config, v: string) => void]> = [
   ['LINESIGHT_CLOUD_CA', (c, v) => (c.cloud.tls.caPem = v)],
   ['LINESIGHT_CLOUD_CERT', (c, v) => (c.cloud.tls.certPem = v)],
   ['LINESIGHT_CLOUD_KEY', (c, v) => (c.cloud.tls.privateKey = v)],
+  ['LINESIGHT_CLOUD_TRANSPORT', (c, v) => (c.cloud.transport = v as Config['cloud']['transport'])],
+  // What the Greengrass nucleus sets for each component it runs: its IPC socket and the component's token.
+  [GREENGRASS_SOCKET_ENV, (c, v) => (c.cloud.greengrassIpc = { ...c.cloud.greengrassIpc, socketPath: v })],
+  [GREENGRASS_TOKEN_ENV, (c, v) => (c.cloud.greengrassIpc = { ...c.cloud.greengrassIpc, authToken: v })],
   // Credentials of the evidence bucket; only where evidence.s3 is configured.
   ['LINESIGHT_S3_ACCESS_KEY_ID', (c, v) => c.evidence.s3 && (c.evidence.s3.accessKeyId = v)],
   ['LINESIGHT_S3_SECRET_ACCESS_KEY', (c, v) => c.evidence.s3 && (c.evidence.s3.secretAccessKey = v)],
@@ -112,10 +119,27 @@ export function buildConfig(raw: unknown, options: { origin: string; baseDir: st
     if (ids.has(s.id)) throw new LinesightError('LS_ERR_CONFIG_INVALID', `${options.origin}:\n  stations[${i}].id: got "${s.id}", expected an id not used by another station`);
     ids.add(s.id);
   }
+  const ipcProblem = greengrassIpcProblem(config);
+  if (ipcProblem) throw new LinesightError('LS_ERR_CONFIG_INVALID', `${options.origin}:\n  ${ipcProblem}`);
   // The thing name fills {thing}; it is part of the `cloud` connection keys (absent: the longest one allowed is assumed).
   const topicProblems = cloudConfigProblems(config, config.cloud.thingName);
   if (topicProblems.length) throw new LinesightError('LS_ERR_CONFIG_INVALID', `${options.origin}:\n  ${topicProblems.join('\n  ')}`);
   return config;
+}
+
+/**
+ * The Greengrass IPC transport needs what only the nucleus hands out: without it the publisher
+ * could only retry forever, so the start stops here, naming the key and the variable.
+ */
+function greengrassIpcProblem(config: Config): string | null {
+  const { cloud } = config;
+  if (!cloud.enabled || cloud.transport !== 'greengrass-ipc') return null;
+  const missing = [
+    cloud.greengrassIpc?.socketPath ? null : `cloud.greengrassIpc.socketPath (${GREENGRASS_SOCKET_ENV})`,
+    cloud.greengrassIpc?.authToken ? null : `cloud.greengrassIpc.authToken (${GREENGRASS_TOKEN_ENV})`,
+  ].filter((m): m is string => m !== null);
+  if (missing.length === 0) return null;
+  return `cloud.transport: got "greengrass-ipc", expected the Greengrass nucleus's IPC socket and token, which it sets in the environment of a component it runs; missing: ${missing.join(', ')}. Run Linesight as a Greengrass component, or set cloud.transport to "mqtt"`;
 }
 
 /** Files named under `mqtt` (users, TLS material), resolved like every other path in the config. */

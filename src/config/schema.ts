@@ -462,6 +462,16 @@ const CloudClassConfig = (priority: number, ttlS: number, what: string) =>
 export const CloudConfig = Type.Object(
   {
     enabled: Type.Boolean({ title: 'Enabled', description: 'Send results to the cloud broker through the durable outbox.', default: false }),
+    transport: OneOf(['mqtt', 'greengrass-ipc'] as const, { title: 'Transport', description: 'mqtt: a connection of Linesight\'s own to cloud.url with the client certificate in cloud.tls; greengrass-ipc: through the Greengrass nucleus (IPC, aws.greengrass#PublishToIoTCore) with the nucleus\'s certificate: cloud.url and cloud.tls are not used, the nucleus sets cloud.greengrassIpc from its environment, and the component\'s accessControl must allow the topics. Env: LINESIGHT_CLOUD_TRANSPORT.', default: 'mqtt' }),
+    greengrassIpc: Type.Optional(
+      Type.Object(
+        {
+          socketPath: Type.Optional(Type.String({ title: 'IPC socket', description: 'The nucleus\'s IPC socket; normally set through AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT, which the nucleus sets.', minLength: 1 })),
+          authToken: Type.Optional(Type.String({ title: 'IPC token', description: 'The component\'s IPC token; normally set through SVCUID, which the nucleus sets. Never logged.', minLength: 1 })),
+        },
+        { additionalProperties: false, title: 'Greengrass IPC', description: 'Where and as whom to reach the nucleus when cloud.transport is greengrass-ipc; both come from the environment the nucleus gives its components.' },
+      ),
+    ),
     url: Type.String({ title: 'Broker URL', description: 'mqtts://host:8883 (AWS IoT Core: mqtts://<endpoint>-ats.iot.<region>.amazonaws.com:8883, or :443 with alpn). Env: LINESIGHT_CLOUD_URL.', pattern: '^(mqtts|ssl|mqtt|tcp)://', default: 'mqtts://localhost:8883' }),
     thingName: Type.String({ title: 'Thing name', description: 'MQTT client id (the IoT Core thing name). Env: LINESIGHT_CLOUD_THING_NAME.', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9:_-]+$', default: 'linesight' }),
     tls: Type.Object(
@@ -514,7 +524,7 @@ export const CloudConfig = Type.Object(
       { additionalProperties: false, default: {}, title: 'Outbox', description: 'The durable queue (SQLite, WAL) between inspection and the cloud.' },
     ),
   },
-  { additionalProperties: false, default: {}, title: 'Cloud', description: 'Results to a cloud MQTT broker (AWS IoT Core or any MQTT 3.1.1/5 broker) over mutual TLS, through a durable outbox.' },
+  { additionalProperties: false, default: {}, title: 'Cloud', description: 'Results to a cloud MQTT broker (AWS IoT Core or any MQTT 3.1.1/5 broker) over mutual TLS, or through the Greengrass nucleus, through a durable outbox.' },
 );
 
 export const opcuaRights = ['acknowledge', 'trigger'] as const;

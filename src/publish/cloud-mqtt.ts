@@ -1,67 +1,13 @@
-// The cloud publisher: verdicts become outbox messages (never blocking inspection), and a drain
-// publishes them to the cloud broker over mutual TLS, QoS 1, MQTT 5, deleting each only after
-// its PUBACK. The drain is rate limited (token bucket, IoT Core allows 100 publishes/s per
-// connection), keeps a bounded number in flight, and works in small batches that yield to the
-// event loop, so a 1-hour backlog after a WAN outage never delays the line.
-//
-// What the broker refuses is quarantined so it never blocks what follows: checked before
-// sending (payload over maxPayloadBytes, a topic with more than maxTopicSlashes slashes, over
-// the broker's announced maximum packet size), a PUBACK reason code >= 0x80 (not authorized,
-// packet too large, quota exceeded...), or a message in flight alone when the connection
-// closed, maxAttempts times (MQTT 3.1.1 brokers disconnect instead of answering). After a
-// disconnect the first messages go one at a time ("probing") so only the guilty one is blamed.
-import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
-import { systemClock, type Clock, type TimerHandle } from '../clock.js';
-import { LinesightError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { QueueReport, QueueReporter } from '../queues.js';
-import { RateLimitedLog } from '../rate-limited-log.js';
+// The MQTT wire of the cloud publisher: a connection of its own to the cloud broker (AWS IoT
+// Core, or any MQTT 5 broker) over mutual TLS, QoS 1; a message is acked by its PUBACK. The drain
+// above it (cloud-publisher.ts) is shared with the Greengrass IPC wire.
+import mqtt from 'mqtt';
+import { systemClock, type Clock } from '../clock.js';
 import { redactText } from '../redact.js';
-import type { Verdict } from '../verdict.js';
 import { certificateDateProblem, describeConnectError, type CloudTls } from './cloud-tls.js';
-import type { MessageClass, NewMessage, Outbox, OutboxMessage } from './outbox.js';
-import type { Publisher, PublisherHealth } from './publisher.js';
-import { TokenBucket } from './token-bucket.js';
-
-export interface CloudMqttOptions {
-  url: string;
-  thingName: string;
-  tls?: CloudTls;
-  outbox: Outbox;
-  /**
-   * What a verdict becomes in the outbox, when this publisher should add it itself. In the service
-   * the cloud feed (cloud-feed.ts) adds every message and calls notify(); then this is absent.
-   */
-  toMessages?: (verdict: Verdict) => NewMessage[];
-  publishesPerSecond?: number;
-  maxInflight?: number;
-  maxPayloadBytes?: number;
-  maxTopicSlashes?: number;
-  maxAttempts?: number;
-  reconnect?: { initialMs?: number; maxMs?: number; jitter?: number; connectTimeoutMs?: number };
-  /** Messages taken from the outbox per turn of the event loop. */
-  batch?: number;
-  /**
-   * True while the line has parts in flight. The drain then sends at most one batch per
-   * `busyGapMs` (100): a backlog goes up in the line's idle moments, and still moves (at a tenth
-   * of the rate or so) when the line never idles.
-   */
-  lineBusy?: () => boolean;
-  busyGapMs?: number;
-  log: Logger;
-  clock?: Clock;
-  random?: () => number;
-}
-
-export interface CloudHealth extends PublisherHealth {
-  /** Connection attempts after the first. */
-  reconnects: number;
-  quarantined: number;
-  /** Messages refused before sending or by the broker since start. */
-  refused: number;
-  /** Informational: a dead cloud never makes the box unready. */
-  since: string | null;
-}
+import { CloudPublisher, type CloudDrainOptions } from './cloud-publisher.js';
+import type { CloudConnection, CloudConnectionEvents, CloudTransport, SendOutcome } from './cloud-transport.js';
+import type { OutboxMessage } from './outbox.js';
 
 // MQTT 5 PUBACK reason codes that mean "never, not just now": quarantine.
 const REFUSED: Record<number, string> = {
@@ -74,312 +20,108 @@ const REFUSED: Record<number, string> = {
   0x99: 'payload format invalid',
 };
 
-// Evidence jobs are the S3 uploader's (src/evidence/s3-uploader.ts); everything else goes over MQTT.
-const MQTT_CLASSES: readonly MessageClass[] = ['fail', 'summary', 'event', 'pass'];
+export interface MqttCloudTransportOptions {
+  url: string;
+  /** The MQTT client id (the IoT Core thing name). */
+  thingName: string;
+  tls?: CloudTls;
+  connectTimeoutMs?: number;
+  clock?: Clock;
+}
 
-export class CloudMqttPublisher implements Publisher, QueueReporter {
+export class MqttCloudTransport implements CloudTransport {
   readonly name = 'cloud-mqtt';
-  readonly outbox: Outbox;
-  readonly #o: CloudMqttOptions;
-  readonly #clock: Clock;
-  readonly #random: () => number;
-  readonly #problems: RateLimitedLog;
-  readonly #maxInflight: number;
-  readonly #maxPayload: number;
-  readonly #maxSlashes: number;
-  readonly #maxAttempts: number;
-  readonly #batch: number;
-  /** Monotonic time of the last batch sent while the line was busy. */
-  #lastBusyPump = -Infinity;
-  #client: MqttClient | undefined;
-  #connected = false;
-  #connectedSince: number | null = null;
-  #failures = 0;
-  #reconnects = 0;
-  #reconnectTimer: TimerHandle | undefined;
-  #pumpTimer: TimerHandle | undefined;
-  #pumpQueued = false;
-  #inflight = new Map<string, OutboxMessage>();
-  #acked: string[] = [];
-  #probing = false;
-  readonly #bucket: TokenBucket;
-  #brokerMaxPacket = Infinity;
-  #published = 0;
-  #refused = 0;
-  #failed = 0;
-  #lastError: string | null = null;
-  #stopped = false;
-  #started = false;
+  readonly target: string;
+  readonly #o: MqttCloudTransportOptions;
 
-  constructor(options: CloudMqttOptions) {
+  constructor(options: MqttCloudTransportOptions) {
     this.#o = options;
-    this.outbox = options.outbox;
-    this.#clock = options.clock ?? systemClock;
-    this.#random = options.random ?? Math.random;
-    this.#problems = new RateLimitedLog({ clock: this.#clock });
-    this.#maxInflight = options.maxInflight ?? 20;
-    this.#maxPayload = options.maxPayloadBytes ?? 128 * 1024;
-    this.#maxSlashes = options.maxTopicSlashes ?? 7;
-    this.#maxAttempts = options.maxAttempts ?? 5;
-    this.#batch = options.batch ?? 10;
-    this.#bucket = new TokenBucket(options.publishesPerSecond ?? 100, this.#clock);
+    this.target = redactText(options.url);
   }
 
-  async start(): Promise<void> {
-    if (this.#started) return;
-    this.#started = true;
-    const dates = certificateDateProblem(this.#o.tls?.cert, this.#clock.wallNow());
-    if (dates) {
-      this.#lastError = dates;
-      this.#o.log.warn({ thingName: this.#o.thingName }, `cloud: ${dates}; the broker will refuse it`);
-    }
-    // Does not wait for the broker: the cloud being away is the normal case this exists for.
-    this.#connect();
+  startProblem(): string | null {
+    const dates = certificateDateProblem(this.#o.tls?.cert, (this.#o.clock ?? systemClock).wallNow());
+    return dates ? `${dates}; the broker will refuse it` : null;
   }
 
-  publish(verdict: Verdict): void {
-    if (this.#stopped || !this.#o.toMessages) return;
-    try {
-      for (const m of this.#o.toMessages(verdict)) this.outbox.add(m);
-    } catch (err) {
-      this.#failed++;
-      this.#problems.report('enqueue', (n) => this.#o.log.error({ err, alsoFailed: n }, 'cloud: could not enqueue a verdict'));
-    }
-    this.#schedulePump();
-  }
-
-  /** Wakes the drain after messages were added to the outbox directly (summaries, events, evidence). */
-  notify(): void {
-    this.#schedulePump();
-  }
-
-  #connect(): void {
-    if (this.#stopped) return;
-    const { url, thingName, tls, reconnect } = this.#o;
+  connect(events: CloudConnectionEvents): CloudConnection {
+    const { url, thingName, tls, connectTimeoutMs } = this.#o;
     const client = mqtt.connect(url, {
       clientId: thingName,
       protocolVersion: 5,
       // The outbox is our persistence; a broker session would only duplicate it.
       clean: true,
       reconnectPeriod: 0,
-      connectTimeout: reconnect?.connectTimeoutMs ?? 10_000,
+      connectTimeout: connectTimeoutMs ?? 10_000,
       keepalive: 60,
       ...tls,
     });
-    this.#client = client;
+    let connected = false;
+    let over = false;
+    let lastError: string | null = null;
+    const close = (reason: string) => {
+      if (over) return;
+      over = true;
+      client.removeAllListeners();
+      client.on('error', () => undefined);
+      client.end(true);
+      events.closed(reason);
+    };
     client.on('connect', (connack) => {
-      if (client !== this.#client) return;
-      this.#connected = true;
-      this.#connectedSince = this.#clock.wallNow();
-      this.#failures = 0;
-      this.#lastError = null;
-      this.#brokerMaxPacket = connack.properties?.maximumPacketSize ?? Infinity;
-      this.#o.log.info({ url: redactText(url), thingName }, 'cloud: connected');
-      this.#schedulePump();
+      connected = true;
+      lastError = null;
+      events.open(connack.properties?.maximumPacketSize === undefined ? {} : { maxPacketBytes: connack.properties.maximumPacketSize });
     });
     client.on('error', (err) => {
-      if (client !== this.#client) return;
-      this.#lastError = describeConnectError(err);
+      lastError = describeConnectError(err);
       // An error on a live connection is a protocol error (mosquitto 2.0 answers an oversized
       // publish with a PUBACK code mqtt.js cannot parse, after which it reads nothing more):
       // drop the connection, and let probing find the message that caused it.
-      if (this.#connected) this.#onClosed(client);
+      if (connected) close(lastError);
+      else events.problem(lastError);
     });
     client.on('disconnect', (packet) => {
-      if (client !== this.#client) return;
-      this.#lastError = `the broker disconnected us (reason ${packet.reasonCode ?? 0})`;
+      lastError = `the broker disconnected us (reason ${packet.reasonCode ?? 0})`;
+      events.problem(lastError);
     });
-    client.on('close', () => {
-      if (client !== this.#client) return;
-      this.#onClosed(client);
-    });
+    client.on('close', () => close(lastError ?? 'connection closed'));
     client.on('offline', () => undefined);
-  }
-
-  #onClosed(client: MqttClient): void {
-    const wasConnected = this.#connected;
-    this.#connected = false;
-    this.#connectedSince = null;
-    this.#client = undefined;
-    client.removeAllListeners();
-    client.on('error', () => undefined);
-    client.end(true);
-    // What was in flight goes back in order; blame it only when it was alone (probing).
-    const inflight = [...this.#inflight.values()];
-    const alone = inflight.length === 1;
-    this.#inflight.clear();
-    this.#flushAcks();
-    for (const m of inflight) {
-      const attempts = this.outbox.failed(m.id, 'connection closed');
-      if (alone && attempts >= this.#maxAttempts) this.#quarantine(m, `the connection closed after sending it ${attempts} times`);
-    }
-    this.#probing = inflight.length > 0 || this.#probing;
-    const reason = this.#lastError ?? 'connection closed';
-    this.#problems.report('disconnected', (n) =>
-      this.#o.log.warn({ url: redactText(this.#o.url), reason, alsoFailed: n }, wasConnected ? 'cloud: connection lost' : 'cloud: cannot connect'),
-    );
-    this.#lastError = reason;
-    this.#scheduleReconnect();
-  }
-
-  #scheduleReconnect(): void {
-    if (this.#stopped) return;
-    const r = this.#o.reconnect ?? {};
-    const initial = r.initialMs ?? 1000;
-    const max = r.maxMs ?? 60_000;
-    const jitter = r.jitter ?? 0.3;
-    const base = Math.min(max, initial * 2 ** Math.min(this.#failures, 30));
-    const delay = base * (1 - jitter * this.#random());
-    this.#failures++;
-    this.#reconnectTimer = this.#clock.setTimer(delay, () => {
-      this.#reconnectTimer = undefined;
-      this.#reconnects++;
-      this.#connect();
-    });
-  }
-
-  #schedulePump(): void {
-    if (this.#pumpQueued || this.#stopped) return;
-    this.#pumpQueued = true;
-    // Yield first: publish() returns at once, and the drain interleaves with the line's work.
-    setImmediate(() => {
-      this.#pumpQueued = false;
-      this.#pump();
-    });
-  }
-
-  #pump(): void {
-    this.#flushAcks();
-    const client = this.#client;
-    if (!client || !this.#connected || this.#stopped) return;
-    if (this.#o.lineBusy?.()) {
-      const gap = this.#o.busyGapMs ?? 100;
-      const since = this.#clock.now() - this.#lastBusyPump;
-      if (since < gap) {
-        this.#deferPump(gap - since);
-        return;
-      }
-      this.#lastBusyPump = this.#clock.now();
-    }
-    const tokens = this.#bucket.available();
-    const window = this.#probing ? 1 : this.#maxInflight;
-    const room = Math.min(window - this.#inflight.size, tokens, this.#batch);
-    if (room <= 0) {
-      if (tokens < 1 && this.#inflight.size < window) this.#deferPump(this.#bucket.msUntilNext());
-      return;
-    }
-    const batch = this.outbox.next(room, { classes: MQTT_CLASSES });
-    let sent = 0;
-    for (const m of batch) {
-      const problem = this.#precheck(m);
-      if (problem) {
-        this.#quarantine(m, problem);
-        continue;
-      }
-      this.#bucket.take();
-      sent++;
-      this.#inflight.set(m.id, m);
-      const opts: IClientPublishOptions = { qos: 1 };
-      client.publish(m.topic, m.payload, opts, (err) => this.#settled(client, m, err));
-    }
-    // More may be waiting: go on after the event loop had its turn.
-    if (batch.length > 0) this.#schedulePump();
-  }
-
-  /** Comes back after `ms` (the line busy, or no token left), or sooner when an ack or a new message wakes the pump. */
-  #deferPump(ms: number): void {
-    if (this.#pumpTimer) return;
-    this.#pumpTimer = this.#clock.setTimer(ms, () => {
-      this.#pumpTimer = undefined;
-      this.#schedulePump();
-    });
-  }
-
-  #precheck(m: OutboxMessage): string | null {
-    if (m.payload.length > this.#maxPayload) return `payload of ${m.payload.length} bytes is over the limit of ${this.#maxPayload} (cloud.maxPayloadBytes)`;
-    const slashes = m.topic.split('/').length - 1;
-    if (slashes > this.#maxSlashes) return `topic has ${slashes} slashes, the limit is ${this.#maxSlashes} (cloud.maxTopicSlashes)`;
-    if (m.topic.length === 0 || /[#+\u0000]/.test(m.topic) || Buffer.byteLength(m.topic) > 65535) return 'not a valid topic to publish on';
-    // Fixed header, topic and a few properties: the broker drops the connection on a larger packet.
-    const packet = m.payload.length + Buffer.byteLength(m.topic) + 16;
-    if (packet > this.#brokerMaxPacket) return `packet of ${packet} bytes is over the broker's maximum of ${this.#brokerMaxPacket}`;
-    return null;
-  }
-
-  #settled(client: MqttClient, m: OutboxMessage, err: Error | undefined): void {
-    // Settled by a connection that is gone: #onClosed already put it back.
-    if (client !== this.#client || !this.#inflight.has(m.id)) return;
-    this.#inflight.delete(m.id);
-    const code = (err as { code?: unknown } | undefined)?.code;
-    if (!err) {
-      this.#published++;
-      this.#probing = false;
-      this.#acked.push(m.id);
-    } else if (typeof code === 'number' && code >= 0x80) {
-      this.#quarantine(m, `the broker refused it: ${REFUSED[code] ?? 'error'} (reason code 0x${code.toString(16)})`);
-    } else {
-      // Not an answer from the broker (the client is closing): try again later.
-      const attempts = this.outbox.failed(m.id, err.message);
-      if (attempts >= this.#maxAttempts) this.#quarantine(m, `failed ${attempts} times: ${err.message}`);
-    }
-    this.#schedulePump();
-  }
-
-  /** Acks go to the outbox in batches: one transaction (one fsync) per turn, not per message. */
-  #flushAcks(): void {
-    if (this.#acked.length === 0) return;
-    const ids = this.#acked;
-    this.#acked = [];
-    this.outbox.ack(ids);
-  }
-
-  #quarantine(m: OutboxMessage, reason: string): void {
-    this.#refused++;
-    this.outbox.quarantine(m.id, reason);
-    this.#problems.report('quarantine', (n) =>
-      this.#o.log.warn(
-        { err: new LinesightError('LS_ERR_CLOUD_REFUSED', reason, { args: [m.id] }), topic: m.topic, station: m.station, class: m.class, alsoQuarantined: n },
-        'cloud: message quarantined',
-      ),
-    );
-  }
-
-  async stop(drainMs: number): Promise<void> {
-    if (this.#stopped) return;
-    // Whatever is not acknowledged stays in the outbox for the next start; wait briefly for acks.
-    const deadline = this.#clock.now() + drainMs;
-    while (this.#inflight.size > 0 && this.#connected && this.#clock.now() < deadline) {
-      await new Promise<void>((r) => this.#clock.setTimer(20, r));
-    }
-    this.#stopped = true;
-    this.#reconnectTimer?.cancel();
-    this.#pumpTimer?.cancel();
-    this.#flushAcks();
-    const client = this.#client;
-    this.#client = undefined;
-    this.#connected = false;
-    if (client) await new Promise<void>((r) => client.end(true, {}, () => r()));
-    this.#problems.close();
-    // The outbox is the App's: the evidence uploader drains it too, and it closes it last.
-  }
-
-  health(): CloudHealth {
-    const s = this.outbox.stats();
     return {
-      connected: this.#connected,
-      pending: s.depth,
-      published: this.#published,
-      failed: this.#failed,
-      lastError: this.#lastError,
-      reconnects: this.#reconnects,
-      quarantined: s.quarantined,
-      refused: this.#refused,
-      since: this.#connectedSince === null ? null : new Date(this.#connectedSince).toISOString(),
+      send: (m: OutboxMessage, settled: (outcome: SendOutcome) => void) => {
+        client.publish(m.topic, m.payload, { qos: 1 }, (err) => {
+          if (over) return;
+          settled(outcome(err));
+        });
+      },
+      end: () => {
+        over = true;
+        client.removeAllListeners();
+        client.on('error', () => undefined);
+        return new Promise<void>((r) => client.end(true, {}, () => r()));
+      },
     };
   }
+}
 
-  queues(): QueueReport[] {
-    const s = this.outbox.stats();
-    return [{ queue: 'cloud-outbox', depth: s.depth, capacity: s.maxMessages, dropped: s.dropped }];
+function outcome(err: Error | undefined): SendOutcome {
+  if (!err) return { kind: 'acked' };
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'number' && code >= 0x80) return { kind: 'refused', reason: `the broker refused it: ${REFUSED[code] ?? 'error'} (reason code 0x${code.toString(16)})` };
+  // Not an answer from the broker (the client is closing): try again later.
+  return { kind: 'failed', reason: err.message };
+}
+
+export interface CloudMqttOptions extends CloudDrainOptions {
+  url: string;
+  thingName: string;
+  tls?: CloudTls;
+}
+
+/** The cloud publisher over its own MQTT connection. */
+export class CloudMqttPublisher extends CloudPublisher {
+  constructor(options: CloudMqttOptions) {
+    const { url, thingName, tls, ...drain } = options;
+    const transport = new MqttCloudTransport({ url, thingName, tls, connectTimeoutMs: drain.reconnect?.connectTimeoutMs, clock: drain.clock });
+    super({ ...drain, transport });
   }
 }

@@ -11,6 +11,11 @@ import { after, before, test } from 'node:test';
 import { parse as parseYamlText } from 'yaml';
 import { MiniNucleus, NucleusError, parseRecipe, type PosixUser, type Recipe } from '../helpers/greengrass-nucleus.js';
 import { freePort, repo } from '../helpers/env.js';
+import { buildConfig } from '../../src/config/load.js';
+import { fillTopic } from '../../src/config/cloud-topics.js';
+import { cloudEventKinds } from '../../src/publish/cloud-messages.js';
+import { verdictKinds } from '../../src/verdict.js';
+import { mqttProxyPolicies, policiesAllow } from '../helpers/fake-nucleus-ipc.js';
 import { makeVersion } from '../helpers/model-versions.js';
 
 const ggDir = join(repo, 'deploy', 'greengrass');
@@ -62,6 +67,40 @@ test('both recipes follow the documented recipe fields; one lifecycle for every 
   writeFileSync(asWritten, JSON.stringify(cfg));
   const r = spawnSync(process.execPath, [join(repo, 'dist', 'src', 'cli.js'), 'check-config', asWritten], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
+});
+
+test('the cloud goes through the nucleus by default, and the access policy covers every topic Linesight publishes to', () => {
+  const inspector = recipeOf(inspectorFile);
+  const defaults = inspector.ComponentConfiguration!.DefaultConfiguration! as Record<string, unknown>;
+  const setenv = (inspector.Manifests[0]!.Lifecycle as { Setenv: Record<string, string> }).Setenv;
+  assert.equal(setenv['LINESIGHT_CLOUD_TRANSPORT'], '{configuration:/cloudTransport}');
+  assert.equal(defaults['cloudTransport'], 'greengrass-ipc');
+  const thing = 'line-7-box-1';
+  // The environment the nucleus gives the Run step: Setenv interpolated, plus its IPC socket and token.
+  const env = {
+    LINESIGHT_CLOUD_TRANSPORT: defaults['cloudTransport'] as string,
+    LINESIGHT_CLOUD_THING_NAME: thing,
+    AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: '/greengrass/v2/ipc.socket',
+    SVCUID: 'a-token',
+  };
+  const linesight = defaults['linesight'] as Record<string, Record<string, unknown>>;
+  const config = buildConfig({ ...linesight, cloud: { ...linesight['cloud'], enabled: true } }, { origin: 'recipe', baseDir: work, env });
+  assert.equal(config.cloud.transport, 'greengrass-ipc');
+  // As the nucleus resolves it with interpolateComponentConfiguration (README: "Cloud through the nucleus").
+  const policies = mqttProxyPolicies(defaults['accessControl'], thing);
+  assert.ok(policies.length > 0, 'an aws.greengrass.ipc.mqttproxy policy');
+  const { topics } = config.cloud.send;
+  const published: string[] = [];
+  for (const station of config.stations.map((s) => s.id).concat('a-station-added-later')) {
+    const values = { line: config.line, station, thing: config.cloud.thingName };
+    for (const verdict of verdictKinds) published.push(fillTopic(topics.verdict, { ...values, verdict }));
+    for (const event of cloudEventKinds) published.push(fillTopic(topics.event, { ...values, event }));
+    published.push(fillTopic(topics.summary, values));
+  }
+  for (const topic of published) assert.ok(policiesAllow(policies, 'aws.greengrass#PublishToIoTCore', topic), `${topic} is not allowed by the recipe's accessControl`);
+  // Scoped to this thing: another box's topics are not this component's to publish.
+  assert.ok(!policiesAllow(policies, 'aws.greengrass#PublishToIoTCore', published[0]!.replace(thing, 'another-box')));
+  assert.ok(!policiesAllow(policies, 'aws.greengrass#SubscribeToIoTCore', published[0]!), 'publish only');
 });
 
 test('the recipe as first shipped, linesight.tgz marked ZIP, is refused: by the schema, and by the unzip as in the nucleus', (t) => {

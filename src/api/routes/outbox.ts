@@ -3,7 +3,7 @@
 // bearer token (global onRequest check in auth.ts).
 import type { FastifyPluginAsync } from 'fastify';
 import { LinesightError } from '../../errors.js';
-import type { CloudHealth } from '../../publish/cloud-mqtt.js';
+import type { CloudHealth } from '../../publish/cloud-publisher.js';
 import type { Outbox } from '../../publish/outbox.js';
 import { errorBody } from '../schemas.js';
 
