@@ -83,13 +83,10 @@ export interface Notification {
   sourceTimestamp: Date | null;
 }
 
-/**
- * Subscribes to `nodes` with a queue big enough to keep every change between two publishes
- * (exception-based sampling), recording each notification in arrival order.
- */
-export async function monitor(session: ClientSession, nodes: string[], options: { publishingIntervalMs?: number; queueSize?: number } = {}) {
+/** A started subscription publishing every `publishingIntervalMs`. */
+async function subscribe(session: ClientSession, publishingIntervalMs: number): Promise<ClientSubscription> {
   const subscription = ClientSubscription.create(session, {
-    requestedPublishingInterval: options.publishingIntervalMs ?? 50,
+    requestedPublishingInterval: publishingIntervalMs,
     requestedLifetimeCount: 600,
     requestedMaxKeepAliveCount: 20,
     maxNotificationsPerPublish: 0,
@@ -97,6 +94,15 @@ export async function monitor(session: ClientSession, nodes: string[], options: 
     priority: 1,
   });
   await new Promise<void>((resolve) => subscription.once('started', () => resolve()));
+  return subscription;
+}
+
+/**
+ * Subscribes to `nodes` with a queue big enough to keep every change between two publishes
+ * (exception-based sampling), recording each notification in arrival order.
+ */
+export async function monitor(session: ClientSession, nodes: string[], options: { publishingIntervalMs?: number; queueSize?: number } = {}) {
+  const subscription = await subscribe(session, options.publishingIntervalMs ?? 50);
   const received: Notification[] = [];
   const listeners = new Set<(n: Notification) => void>();
   const ready: Array<Promise<void>> = [];
@@ -130,15 +136,7 @@ export interface ReceivedEvent {
  * (browse paths as constructEventFilter takes them; "ConditionId" is the condition's node id).
  */
 export async function monitorEvents(session: ClientSession, notifiers: string[], fields: string[]) {
-  const subscription = ClientSubscription.create(session, {
-    requestedPublishingInterval: 50,
-    requestedLifetimeCount: 600,
-    requestedMaxKeepAliveCount: 20,
-    maxNotificationsPerPublish: 0,
-    publishingEnabled: true,
-    priority: 1,
-  });
-  await new Promise<void>((resolve) => subscription.once('started', () => resolve()));
+  const subscription = await subscribe(session, 50);
   const received: ReceivedEvent[] = [];
   const ready: Array<Promise<void>> = [];
   for (const notifier of notifiers) {
