@@ -39,11 +39,11 @@ function verdict(seq: number): Verdict {
 // Garbage from building 36,000 messages is not growth: collect it before measuring.
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
-function memoryMB(): { rss: number; heap: number } {
+function memoryMB(): { rss: number; heap: number; buffers: number; heapTotal: number } {
   gc();
   gc();
   const m = process.memoryUsage();
-  return { rss: m.rss / 1024 / 1024, heap: m.heapUsed / 1024 / 1024 };
+  return { rss: m.rss / 1024 / 1024, heap: m.heapUsed / 1024 / 1024, buffers: m.arrayBuffers / 1024 / 1024, heapTotal: m.heapTotal / 1024 / 1024 };
 }
 
 test('an hour of verdicts during a broker outage: the queue stays at its bound (passes dropped first, counted), memory is flat, the kept verdicts arrive in order', async (t) => {
@@ -84,16 +84,19 @@ test('an hour of verdicts during a broker outage: the queue stays at its bound (
   // Three hours: 10,800 fails, more than fit. Once no pass is left, the oldest fail goes.
   assert.deepEqual(q3!.dropped, { 'full-pass': 3 * hour * 0.9, 'full-oldest': 3 * hour * 0.1 - maxQueued });
   assert.equal(failures, 3 * hour - maxQueued, 'every drop is reported on the bus');
-  const f = (m: { rss: number; heap: number }) => `RSS ${m.rss.toFixed(1)} MB, heap ${m.heap.toFixed(1)} MB`;
+  const f = (m: { rss: number; heap: number; buffers: number; heapTotal: number }) => `RSS ${m.rss.toFixed(1)} MB, heap ${m.heap.toFixed(1)} of ${m.heapTotal.toFixed(1)} MB, buffers ${m.buffers.toFixed(1)} MB`;
   t.diagnostic(`after 1 h: ${f(one)}; after 2 h: ${f(two)}; after 3 h: ${f(three)}; queue ${(q3!.depth)} verdicts`);
   // Unbounded, mqtt.js' store grew about 65 MB per hour. Bounded, the live heap is flat from the
   // first hour on, and RSS flat from the second (the first may still grow V8's reserved pages).
   assert.ok(three.heap - one.heap < 4, `heap grew ${(three.heap - one.heap).toFixed(1)} MB over two more simulated hours`);
-  // RSS moves by several MB as the allocator returns and takes pages (heap flat; on Node 24 by
-  // up to 8 MB in the third hour): flat means within 16 MB of the highest RSS of the first two,
-  // below the smallest leak that matters here (keeping every verdict: about 25 MB an hour).
-  const before = Math.max(one.rss, two.rss);
-  assert.ok(three.rss - before < 16, `RSS grew ${(three.rss - before).toFixed(1)} MB in the third simulated hour`);
+  // RSS outside V8's heap (RSS - heapTotal): what a native leak would grow. V8's own reserve is
+  // left out: Node 24 sometimes grows heapTotal from 89 to 153 MB here with the live heap flat at
+  // 23 MB (asserted above), which moves RSS by 30 MB and is not a leak. Flat means within 16 MB of
+  // the highest of the first two hours, below the smallest leak that matters (keeping every
+  // verdict: about 25 MB an hour).
+  const native = (m: { rss: number; heapTotal: number }) => m.rss - m.heapTotal;
+  const before = Math.max(native(one), native(two));
+  assert.ok(native(three) - before < 16, `RSS outside V8's heap grew ${(native(three) - before).toFixed(1)} MB in the third simulated hour`);
 
   await broker.restart();
   await plc.next((m) => (JSON.parse(m.payload) as Verdict).seq === seq - 1, 30_000);
