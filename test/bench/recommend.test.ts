@@ -39,6 +39,8 @@ test('on recorded results: the configuration that held most, with cameras carrie
 
 test('a near-tie (within 5 %) goes to fewer threads; a clear win does not', () => {
   const [a, b] = recorded();
+  // Rows of a sweep as data for the pure recommendation rule (nothing runs here): a 1-worker
+  // configuration is one of the candidates the bench measures on a real line.
   const few = { ...a!, workers: 1, intraOpThreads: 1, heldPerMin: 970, rssPeakMiB: 200 };
   const many = { ...b!, workers: 2, intraOpThreads: 2, heldPerMin: 1000, rssPeakMiB: 190 };
   assert.deepEqual([recommend([many, few], 600).workers, recommend([many, few], 600).intraOpThreads], [1, 1]);

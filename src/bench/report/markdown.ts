@@ -19,6 +19,11 @@ export function renderSummary(r: BenchResult): string {
   ].join('\n');
 }
 
+function lineCheckParagraph(m: BenchResult['models'][number], ratePerMin: number): string[] {
+  const text = lineCheckText(m, ratePerMin);
+  return text ? ['', `**Line check:** ${text.replace(/^line check: /, '')}.`] : [];
+}
+
 export function renderMarkdown(r: BenchResult, chartFiles: Record<string, string>): string {
   const s = r.settings;
   const out: string[] = [
@@ -45,7 +50,7 @@ export function renderMarkdown(r: BenchResult, chartFiles: Record<string, string
       '',
       `**Recommended:** \`inference: { workers: ${rec.workers}, intraOpThreads: ${rec.intraOpThreads}, executionProviders: [${rec.provider}] }\`: ${rec.heldPerMin} parts/min within ${s.budgetMs} ms, ` +
         `${rec.camerasAtRate} camera(s) at ${rec.cameraRatePerMin} parts/min; saturated ${rec.saturatedPerSec} parts/s = ${rec.ofComputeLimit} of the compute limit, ${rec.ofParallelNaive} of the parallel naive loops, ${rec.vsNaiveLoop}x the naive loop. ${rec.reason}.`,
-      ...(lineCheckText(m, rec.cameraRatePerMin) ? ['', `**Line check:** ${lineCheckText(m, rec.cameraRatePerMin)!.replace(/^line check: /, '')}.`] : []),
+      ...lineCheckParagraph(m, rec.cameraRatePerMin),
       '',
       '| workers x threads, provider | saturated parts/s | of compute limit | of parallel naive loops | x naive loop | held parts/min | peak RSS MiB |',
       '|---|---:|---:|---:|---:|---:|---:|',
