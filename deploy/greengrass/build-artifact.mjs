@@ -14,7 +14,7 @@
 // Greengrass unarchives ZIP only (Java's ZipFile), restores no execute bits and no symlinks, so the
 // ZIP holds plain files only, and everything in it is run through `node` or `sh`, never exec'd.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,6 +74,7 @@ try {
     if (existsSync(join(src, p))) cpSync(join(src, p), join(stage, p), { recursive: true, dereference: true });
   }
   trimForPlatform(join(stage, 'node_modules'));
+  trimUnused(join(stage, 'node_modules'));
   removeBinLinks(join(stage, 'node_modules'));
   const links = findSymlinks(stage);
   if (links.length) throw new Error(`the artifact would hold symlinks, which Greengrass does not restore: ${links.slice(0, 5).join(', ')}`);
@@ -109,16 +110,79 @@ function copyProductionPackages(from, to) {
   }
 }
 
-/** onnxruntime-node ships its binaries for every OS and CPU; only the target's can ever load. */
+/**
+ * Native packages ship binaries for every OS and CPU (and better-sqlite3 keeps its whole build);
+ * only the target's can ever load. Each rule follows how the package finds its binary.
+ */
 function trimForPlatform(modules) {
-  const bin = join(modules, 'onnxruntime-node', 'bin');
-  if (!existsSync(bin)) return;
-  for (const napi of readdirSync(bin)) {
-    for (const os of readdirSync(join(bin, napi))) {
-      if (os !== targetOs) { rmSync(join(bin, napi, os), { recursive: true }); continue; }
-      for (const arch of readdirSync(join(bin, napi, os))) if (arch !== targetArch) rmSync(join(bin, napi, os, arch), { recursive: true });
+  const pkg = (...p) => join(modules, ...p);
+  const keepOnly = (dir, keep) => {
+    if (!existsSync(dir)) return;
+    for (const e of readdirSync(dir)) if (!keep(e)) rmSync(join(dir, e), { recursive: true, force: true });
+  };
+  // onnxruntime-node: bin/napi-v*/<os>/<arch>/.
+  const ort = pkg('onnxruntime-node', 'bin');
+  if (existsSync(ort)) {
+    for (const napi of readdirSync(ort)) {
+      keepOnly(join(ort, napi), (os) => os === targetOs);
+      keepOnly(join(ort, napi, targetOs), (arch) => arch === targetArch);
     }
   }
+  // aws-crt: dist/native/binding.js loads dist/bin/<platform>-<arch>-<cruntime>/ and nothing else.
+  // glibc only: Debian, Jetson's Ubuntu and Greengrass hosts are glibc, and onnxruntime-node has
+  // no musl build, so a musl host could not run Linesight anyway.
+  const crtRuntime = targetOs === 'linux' ? 'glibc' : 'cruntime';
+  keepOnly(pkg('aws-crt', 'dist', 'bin'), (d) => d === `${targetOs}-${targetArch}-${crtRuntime}`);
+  // better-sqlite3: lib/database.js loads build/Release/better_sqlite3.node through `bindings`;
+  // the SQLite sources (deps/, src/), the objects and test_extension.node are its build's leftovers.
+  const sqlite = pkg('better-sqlite3');
+  if (existsSync(join(sqlite, 'build', 'Release', 'better_sqlite3.node'))) {
+    for (const d of ['deps', 'src', 'binding.gyp']) rmSync(join(sqlite, d), { recursive: true, force: true });
+    keepOnly(join(sqlite, 'build'), (e) => e === 'Release');
+    keepOnly(join(sqlite, 'build', 'Release'), (e) => e === 'better_sqlite3.node');
+  }
+  // tfjs-tflite-node: the binding's RUNPATH is $ORIGIN/../../cc_deps/<os>_<arch> (arch as Go
+  // names it); cc_deps/include holds the C headers it was compiled against. Its build/ keeps the
+  // objects next to build/Release/node_tflite_binding.node, which runtimes/tflite.ts loads.
+  const tflite = pkg('tfjs-tflite-node');
+  if (existsSync(join(tflite, 'build', 'Release', 'node_tflite_binding.node'))) {
+    const ccArch = { x64: 'amd64', arm64: 'arm64' }[targetArch] ?? targetArch;
+    keepOnly(join(tflite, 'cc_deps'), (d) => d === `${targetOs}_${ccArch}`);
+    keepOnly(join(tflite, 'build'), (e) => e === 'Release');
+    keepOnly(join(tflite, 'build', 'Release'), (e) => e === 'node_tflite_binding.node');
+  }
+}
+
+/**
+ * Files no `require` or `import` ever reads: source maps (nothing runs with --enable-source-maps),
+ * markdown other than licence texts, TypeScript sources and declarations (Node does not strip
+ * types under node_modules), and a few whole parts of packages whose entry points never reach them.
+ */
+function trimUnused(modules) {
+  const licence = /^(licen[cs]e|copying|notice)/i;
+  for (const e of readdirSync(modules, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    const n = e.name;
+    if (n.endsWith('.map') || /\.(ts|mts|cts)$/.test(n) || (/\.(md|markdown)$/i.test(n) && !licence.test(n))) rmSync(join(e.parentPath, n));
+  }
+  // protobufjs 6 (sparkplug-payload's): cli/ is pbjs/pbts with its own node_modules; the package's
+  // main (index.js -> src/) never reaches it, and bin links are not shipped.
+  rmSync(join(modules, 'protobufjs', 'cli'), { recursive: true, force: true });
+  // @tensorflow/*: tfjs-tflite-node's dist requires only @tensorflow/tfjs-core (from
+  // tflite_model.js); neither tfjs-core nor tfjs-tflite has an `exports` map, so Node resolves the
+  // package to its `main` (dist/tf-core.node.js, dist/tf-tflite.node.js). The other single-file
+  // bundles beside it (tf-*.js, .min.js, .es2017, .fesm: browser, CDN and bundler builds of the
+  // same code) are never loaded; the per-module tree under dist/ (`module`) stays for deep imports.
+  for (const name of ['tfjs-core', 'tfjs-tflite']) {
+    const dir = pkg('@tensorflow', name);
+    if (!existsSync(join(dir, 'package.json'))) continue;
+    const main = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).main;
+    if (!main || !existsSync(join(dir, main))) throw new Error(`@tensorflow/${name}: main ${main} is missing`);
+    for (const f of readdirSync(join(dir, 'dist'))) {
+      if (/^tf-.*\.js$/.test(f) && join('dist', f) !== join(main)) rmSync(join(dir, 'dist', f));
+    }
+  }
+  function pkg(...p) { return join(modules, ...p); }
 }
 
 /** node_modules/.bin holds links to package CLIs: nothing the service runs. */
