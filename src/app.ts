@@ -54,6 +54,10 @@ import type { EvidenceUploader } from './evidence/s3-uploader.js';
 import { evidenceObjectKey } from './evidence/object-key.js';
 import type { Outbox } from './publish/outbox.js';
 
+
+// Stations keep their recent frames (for a part's image by sequence number) while a dashboard is
+// open, and for this long after a client last asked for one without streaming.
+const recentFramesWantedMs = 60_000;
 export interface AppDeps {
   clock?: Clock;
   log?: Logger;
@@ -106,6 +110,10 @@ export class App {
   #cloudFeed: CloudFeed | undefined;
   /** Evidence images (evidence.enabled), and their S3 uploads (evidence.s3). */
   #evidence: EvidenceStore | undefined;
+  /** Open dashboards (live event streams); undefined while the API is off. */
+  #liveClients: LiveClients | undefined;
+  /** When a part's frame was last asked for by sequence number (a client that polls instead of streaming). */
+  #frameAskedAt = -Infinity;
   #uploader: EvidenceUploader | undefined;
   /** The durable outbox (cloud.enabled): the cloud publisher and the evidence uploader drain it. */
   #outbox: Outbox | undefined;
@@ -239,6 +247,7 @@ export class App {
         log: log.child({ camera: sc.id }),
         runId: this.clock.wallNow().toString(36),
         ...(this.#evidence ? { onDecided: (part) => this.#evidence!.offer(part), snapshotEveryPart: sc.evidence?.enabled ?? config.evidence.enabled } : {}),
+        recentImagesWanted: () => (this.#liveClients?.size ?? 0) > 0 || this.clock.now() - this.#frameAskedAt < recentFramesWantedMs,
         onCameraChange: (running, detail) => {
           const m = station.model;
           const serving = m ? `serving ${m.manifest.name}@${m.manifest.version} on ${m.provider}` : 'no model';
@@ -607,6 +616,7 @@ export class App {
       maxBufferedBytes: apiConfig.events.maxBufferedKB * 1024,
       log: this.log.child({ component: 'api' }),
     });
+    this.#liveClients = liveClients;
     this.reportQueues(uploads);
     this.reportQueues(liveClients);
     const api = buildApi({
@@ -655,7 +665,10 @@ export class App {
         bus: this.bus,
         stations: () => this.stations.map((s) => s.status()),
         image: (id, which) => this.stations.find((s) => s.id === id)?.image(which),
-        imageOf: (id, seq) => this.stations.find((s) => s.id === id)?.imageOf(seq),
+        imageOf: (id, seq) => {
+          this.#frameAskedAt = this.clock.now();
+          return this.stations.find((s) => s.id === id)?.imageOf(seq);
+        },
       },
       shadow: {
         begin: (station, req) => this.shadow.begin(station, req),

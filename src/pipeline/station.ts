@@ -40,6 +40,12 @@ export interface StationOptions {
   onDecided?: ((part: DecidedPart) => void) | undefined;
   /** Keep a copy of every raw frame for onDecided (encoded frames are always copied; raw ones otherwise at most 4 a second). */
   snapshotEveryPart?: boolean | undefined;
+  /**
+   * Whether anyone may ask for a recent part's frame by its sequence number (a dashboard is open).
+   * While not, only the last and the last rejected frames are kept: the ring of recent frames is
+   * up to 16 MiB that a headless line never reads. Default: always.
+   */
+  recentImagesWanted?: (() => boolean) | undefined;
 }
 
 /** A decided part as evidence sees it: the verdict, the frame (undefined if none was kept) and the thresholds that decided it. */
@@ -484,9 +490,14 @@ export class Station implements QueueReporter {
       const kept: StationImage = { image: part.snapshot, verdict: { seq, partId, verdict: verdict.verdict, action, label, score, decidedAt } };
       this.#images.last = kept;
       if (action === 'reject') this.#images.reject = kept;
-      this.#recent.push(kept);
-      this.#recentBytes += kept.image.data.byteLength;
-      while (this.#recent.length > 1 && (this.#recent.length > recentImages || this.#recentBytes > recentImageBytes)) this.#recentBytes -= this.#recent.shift()!.image.data.byteLength;
+      if (this.#o.recentImagesWanted?.() ?? true) {
+        this.#recent.push(kept);
+        this.#recentBytes += kept.image.data.byteLength;
+        while (this.#recent.length > 1 && (this.#recent.length > recentImages || this.#recentBytes > recentImageBytes)) this.#recentBytes -= this.#recent.shift()!.image.data.byteLength;
+      } else if (this.#recent.length) {
+        this.#recent.length = 0;
+        this.#recentBytes = 0;
+      }
       part.snapshot = undefined;
     }
     this.#o.bus.emit('verdict', verdict);
@@ -501,7 +512,8 @@ export class Station implements QueueReporter {
   /** The frame of part `seq` while it is among the newest few kept (encoded frames: every part). */
   imageOf(seq: number): StationImage | undefined {
     for (let i = this.#recent.length - 1; i >= 0; i--) if (this.#recent[i]!.verdict.seq === seq) return this.#recent[i];
-    return undefined;
+    const { last, reject } = this.#images;
+    return last?.verdict.seq === seq ? last : reject?.verdict.seq === seq ? reject : undefined;
   }
 
   /** Resolves when no part in flight uses the model `key` (its version can then be unloaded). */

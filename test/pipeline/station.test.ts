@@ -185,3 +185,29 @@ test('evidence sees every decided part with its own frame and the rule, before t
     assert.equal(withImage.length, everyPart ? 3 : 1, `snapshotEveryPart ${everyPart}`);
   }
 });
+
+test('recent frames are kept by sequence number only while someone may ask for them; the last and last rejected always', async () => {
+  let wanted = false;
+  const { clock, bus, station } = setup({}, { recentImagesWanted: () => wanted });
+  const decide = async (seq: number, file: string) => {
+    const got = nextVerdict(bus);
+    station.inspect(frame(clock, seq, join(samplesDir, file)));
+    return got;
+  };
+  assert.equal((await decide(1, '002-copy-centre-rot180.jpg')).action, 'reject');
+  assert.equal((await decide(2, '001-copy-centre-upright.jpg')).action, 'accept');
+  await decide(3, '001-copy-centre-upright.jpg');
+  // Nobody watching: part 2's frame is gone, part 1 (the last reject) and part 3 (the last) stay.
+  assert.equal(station.imageOf(2), undefined);
+  assert.equal(station.imageOf(1)?.verdict.seq, 1);
+  assert.equal(station.imageOf(3)?.verdict.seq, 3);
+  assert.equal(station.image('reject')?.verdict.seq, 1);
+  wanted = true;
+  await decide(4, '001-copy-centre-upright.jpg');
+  await decide(5, '001-copy-centre-upright.jpg');
+  assert.equal(station.imageOf(4)?.verdict.seq, 4, 'a dashboard is open: earlier parts stay findable');
+  assert.ok((station.imageOf(4)?.image.data.byteLength ?? 0) > 0);
+  wanted = false;
+  await decide(6, '001-copy-centre-upright.jpg');
+  assert.equal(station.imageOf(4), undefined, 'the dashboard closed: the ring is given back');
+});
