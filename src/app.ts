@@ -43,10 +43,7 @@ import { cloudTlsOptions } from './publish/cloud-tls.js';
 import { SqliteOutbox } from './publish/outbox-sqlite.js';
 import type { Publisher } from './publish/publisher.js';
 import { ConsoleSummary } from './publish/console-summary.js';
-import { createMetrics } from './api/metrics.js';
-import { buildApi } from './api/server.js';
-import { LiveClients } from './api/live-clients.js';
-import { UploadSlots } from './api/uploads.js';
+import type { LiveClients } from './api/live-clients.js';
 import { packageVersion } from './version.js';
 import type { QueueReporter } from './queues.js';
 import { EvidenceStore } from './evidence/store.js';
@@ -610,6 +607,13 @@ export class App {
     const { api: apiConfig, models: modelsConfig } = this.config;
     if (apiConfig.protectReads && !apiConfig.token) throw new LinesightError('LS_ERR_CONFIG_INVALID', 'api.protectReads needs api.token (or LINESIGHT_API_TOKEN)');
     const maxUploadBytes = modelsConfig.maxUploadMB * 1024 * 1024;
+    // The HTTP API's modules (fastify alone is 17 MiB resident) load only when it is on.
+    const [{ createMetrics }, { buildApi }, { LiveClients }, { UploadSlots }] = await Promise.all([
+      import('./api/metrics.js'),
+      import('./api/server.js'),
+      import('./api/live-clients.js'),
+      import('./api/uploads.js'),
+    ]);
     const uploads = new UploadSlots(modelsConfig.maxConcurrentUploads);
     const liveClients = new LiveClients({
       maxClients: apiConfig.events.maxClients,

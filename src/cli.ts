@@ -12,7 +12,6 @@ import { loadPublicKey } from './models/signature.js';
 import { packageVersion } from './version.js';
 import { modelsCommand } from './cli-models.js';
 import { mqttCommand } from './cli-mqtt.js';
-import { benchCommand } from './cli-bench.js';
 
 const usage = `linesight ${packageVersion}
 
@@ -102,6 +101,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (argv[0] === 'bench') {
     try {
+      // Loaded only here: `linesight run` carries none of the bench's code (or sharp, on the main thread).
+      const { benchCommand } = await import('./cli-bench.js');
       return await benchCommand(argv.slice(1), { out: process.stdout, err: process.stderr });
     } catch (err) {
       return fail(err);

@@ -10,7 +10,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { waitAtMost, type Clock, type TimerHandle } from '../clock.js';
 import { LinesightError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -317,6 +316,8 @@ export class EvidenceStore implements QueueReporter {
     const data = image.data;
     // JPEG from the camera: stored as it came (no second loss), so the hash is of the camera's bytes.
     if (image.kind === 'encoded' && data[0] === 0xff && data[1] === 0xd8) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    // sharp (libvips, 7 MiB resident) loads on the main thread only when a frame needs encoding.
+    const { default: sharp } = await import('sharp');
     const input =
       image.kind === 'encoded'
         ? sharp(data, { limitInputPixels: 100_000_000 })

@@ -1,7 +1,6 @@
 // What the dashboard reads: a Server-Sent Events stream of verdicts and station status, and the
 // last inspected (and last rejected) frame of each station as an image.
 import type { FastifyPluginAsync } from 'fastify';
-import sharp from 'sharp';
 import { LinesightError } from '../../errors.js';
 import type { EventBus } from '../../events.js';
 import type { StationImage, StationStatus } from '../../pipeline/station.js';
@@ -94,7 +93,7 @@ export const liveRoutes: FastifyPluginAsync<{ live: LiveView; clients: LiveClien
     const body =
       img.kind === 'encoded'
         ? Buffer.from(img.data)
-        : await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.format === 'gray' ? 1 : 3 } }).jpeg({ quality: 85 }).toBuffer();
+        : await (await import('sharp')).default(img.data, { raw: { width: img.width, height: img.height, channels: img.format === 'gray' ? 1 : 3 } }).jpeg({ quality: 85 }).toBuffer();
     return reply
       .header('content-type', img.kind === 'encoded' ? contentType(img.data) : 'image/jpeg')
       .header('cache-control', 'no-store')
