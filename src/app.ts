@@ -51,10 +51,10 @@ import type { EvidenceUploader } from './evidence/s3-uploader.js';
 import { evidenceObjectKey } from './evidence/object-key.js';
 import type { Outbox } from './publish/outbox.js';
 
-
 // Stations keep their recent frames (for a part's image by sequence number) while a dashboard is
 // open, and for this long after a client last asked for one without streaming.
 const recentFramesWantedMs = 60_000;
+
 export interface AppDeps {
   clock?: Clock;
   log?: Logger;

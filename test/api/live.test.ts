@@ -153,3 +153,27 @@ test('labels outside Latin-1: the image route answers 200 and its verdict header
   assert.equal(typeof verdict.seq, 'number');
   assert.ok(['良品', '不良'].includes(verdict.label), verdict.label);
 });
+
+test('a part\'s frame by sequence: headless, only the newest are kept; once a client asks, earlier parts stay findable (2 workers, default budget)', async (t) => {
+  const app = appWith(t);
+  await app.start();
+  const seen: number[] = [];
+  app.bus.on('verdict', (v) => seen.push(v.seq));
+  const verdicts = (n: number) => new Promise<void>((resolve) => {
+    const target = seen.length + n;
+    const off = app.bus.on('verdict', () => seen.length >= target && (off(), resolve()));
+  });
+  const image = (seq: number) => fetch(`${app.apiUrl}/stations/cam1/image?seq=${seq}`);
+  await verdicts(4);
+  // Nobody watched: the oldest part's frame was not kept (test/pipeline/station.test.ts checks
+  // that the last and last rejected always are).
+  const old = await image(seen[0]!);
+  assert.equal(old.status, 404);
+  assert.equal(((await old.json()) as { error: string }).error, 'LS_ERR_NO_IMAGE_FOR_PART');
+  // The question above marks a client as interested: from now on the ring is kept.
+  const from = seen.length;
+  await verdicts(4);
+  const r = await image(seen[from]!);
+  assert.equal(r.status, 200, await r.clone().text());
+  assert.equal((JSON.parse(r.headers.get('x-linesight-verdict')!) as { seq: number }).seq, seen[from]);
+});
