@@ -52,6 +52,14 @@ check('sharp', async () => {
   const { info } = await sharp(png).resize(4, 4).raw().toBuffer({ resolveWithObject: true });
   return `libvips ${sharp.versions.vips}, ${info.width}x${info.height}x${info.channels}`;
 });
+check('@linesight/jpeg (libjpeg-turbo scaled decode)', async () => {
+  const jpeg = require('@linesight/jpeg');
+  const sharp = require('sharp');
+  const bytes = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+  const out = await new Promise((resolve, reject) => jpeg.decode(bytes, 4, (err, r) => (err ? reject(err) : resolve(r))));
+  if (out.width !== 16 || out.height !== 12 || out.channels !== 3) throw new Error(`decoded ${out.width}x${out.height}x${out.channels}`);
+  return `${jpeg.header(bytes).width}x${jpeg.header(bytes).height} at 1/4: ${out.width}x${out.height}`;
+});
 check('aws-crt', async () => {
   const crt = require('aws-crt');
   // A client bootstrap is the native event loop group and resolver: the binary is really loaded.

@@ -133,6 +133,7 @@ export class App {
       controlWaitMs: inf.controlWaitMs,
       controlTimeoutMs: inf.controlTimeoutMs,
       maxImagePixels: inf.maxImagePixels,
+      jpegDecoder: inf.jpegDecoder,
       estimates: { staleMs: inf.estimateStaleMs },
       clock: this.clock,
       log: this.log.child({ component: 'pool' }),

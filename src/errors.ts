@@ -19,6 +19,7 @@ export const errorTable = {
   LS_ERR_NO_ROLLBACK: { message: 'no previous model version to roll back to on station %s', status: 409 },
   LS_ERR_RUNTIME_UNKNOWN: { message: 'no runtime for model format %s', status: 422 },
   LS_ERR_PROVIDER_UNAVAILABLE: { message: 'no configured execution provider is available', status: 500 },
+  LS_ERR_JPEG_DECODER_UNAVAILABLE: { message: 'inference.jpegDecoder is libjpeg-turbo, but its decoder was not built (%s)', status: 500 },
   LS_ERR_IMAGE_DECODE: { message: 'cannot decode image', status: 422 },
   LS_ERR_IMAGE_FORMAT: { message: 'unsupported raw image format %s', status: 422 },
   LS_ERR_INFERENCE: { message: 'inference failed', status: 500 },

@@ -34,7 +34,7 @@ const [targetOs, targetArch] = values.platform.split('-');
 if (!targetOs || !targetArch) throw new Error(`--platform: got "${values.platform}", expected <os>-<arch> such as linux-x64 or linux-arm64`);
 
 /** The inputs: sources and data only, never a build output of the checkout. */
-const inputs = ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'src', 'models', 'samples', 'deploy', 'LICENSE', 'README.md'];
+const inputs = ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'src', 'native', 'models', 'samples', 'deploy', 'LICENSE', 'README.md'];
 /** What the artifact holds, from the staged copy. */
 const shipped = ['package.json', 'dist/src', 'node_modules', 'models', 'samples', 'deploy', 'README.md'];
 
@@ -150,6 +150,15 @@ function trimForPlatform(modules) {
     keepOnly(join(tflite, 'cc_deps'), (d) => d === `${targetOs}_${ccArch}`);
     keepOnly(join(tflite, 'build'), (e) => e === 'Release');
     keepOnly(join(tflite, 'build', 'Release'), (e) => e === 'node_tflite_binding.node');
+  }
+  // @linesight/jpeg (native/jpeg): index.cjs loads build/Release/jpeg_decode.node; the C source,
+  // binding.gyp and the objects are its build's. Optional: a tree built without libjpeg headers
+  // has none, and Linesight decodes with sharp (and says so).
+  const jpeg = pkg('@linesight', 'jpeg');
+  if (existsSync(join(jpeg, 'build', 'Release', 'jpeg_decode.node'))) {
+    keepOnly(jpeg, (e) => ['build', 'index.cjs', 'package.json'].includes(e));
+    keepOnly(join(jpeg, 'build'), (e) => e === 'Release');
+    keepOnly(join(jpeg, 'build', 'Release'), (e) => e === 'jpeg_decode.node');
   }
 }
 

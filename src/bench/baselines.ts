@@ -2,10 +2,14 @@
 // preprocess, what the model costs on one thread, the compute limit those two imply, a naive
 // sequential loop, and session.run alone, in this (main) thread one frame at a time; then one
 // naive loop per core at once (naive-worker.ts), what the cores really give in parallel.
+// The compute limit decodes as the service does (libjpeg-turbo's scaled decode when built); the
+// naive loops decode with sharp alone, as a user writing their own loop would.
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { monotonicMs } from '../clock.js';
+import { loadJpegDecoder } from '../inference/jpeg-decoder.js';
+import { defaultMaxImagePixels } from '../inference/messages.js';
 import { toTensor } from '../inference/preprocess.js';
 import { runtimeFor } from '../inference/runtimes/index.js';
 import type { ModelVersion } from '../models/registry.js';
@@ -62,19 +66,24 @@ export async function measureBaselines(version: ModelVersion, frames: readonly U
   const session = await (await runtimeFor(manifest.format)).load(version.bytes, manifest, { intraOpThreads: 1, executionProviders: ['cpu'], graphOptimization: 'all' });
   try {
     const image = (i: number) => ({ kind: 'encoded' as const, data: frames[i % frames.length]! });
+    const fast = loadJpegDecoder();
+    const service = { maxPixels: defaultMaxImagePixels, jpeg: 'decoder' in fast ? fast.decoder : undefined };
     // Warm-up: first decodes and the first runs allocate what later ones reuse.
-    let prepared = (await toTensor(image(0), manifest.input)).data;
+    let prepared = (await toTensor(image(0), manifest.input, service)).data;
     for (let i = 0; i < 3; i++) await session.run(prepared);
     const pre = await timed(seconds, frames.length, async (i) => {
-      prepared = (await toTensor(image(i), manifest.input)).data;
+      prepared = (await toTensor(image(i), manifest.input, service)).data;
     });
+    const sharpPre = service.jpeg ? await timed(seconds, frames.length, (i) => toTensor(image(i), manifest.input)) : pre;
     const raw = await timed(seconds, 10, () => session.run(prepared));
     const naive = await timed(seconds, 10, async (i) => session.run((await toTensor(image(i), manifest.input)).data));
     const preprocessMsP50 = median(pre.ms);
     const inferenceMsP50 = median(raw.ms);
     const parallel = await parallelNaiveLoops(version, frames, seconds, cpus().length);
     return {
+      jpegDecoder: service.jpeg ? 'libjpeg-turbo' : 'sharp',
       preprocessMsP50: round(preprocessMsP50, 2),
+      sharpPreprocessMsP50: round(median(sharpPre.ms), 2),
       inferenceMsP50: round(inferenceMsP50, 2),
       computeLimitPerSec: round((cpus().length * 1000) / (preprocessMsP50 + inferenceMsP50)),
       naiveLoopPerSec: round(naive.perSec),

@@ -32,8 +32,12 @@ export type PythonBaseline =
   | { engine: 'torch' | 'opencv'; status: 'skipped'; label: string; note: string };
 
 export interface Baselines {
-  /** Median decode + resize + normalise of one frame (sharp, one thread). */
+  /** How the service decodes these frames (its inference.jpegDecoder 'auto' on this build). */
+  jpegDecoder: 'libjpeg-turbo' | 'sharp';
+  /** Median decode + resize + normalise of one frame as the service does it, one thread. */
   preprocessMsP50: number;
+  /** The same with sharp alone, as the naive loops decode. */
+  sharpPreprocessMsP50: number;
   /** Median inference on a prepared tensor, one intra-op thread. */
   inferenceMsP50: number;
   /** cores / (preprocess + single-thread inference): what the CPUs allow with no overhead at all. */

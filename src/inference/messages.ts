@@ -12,6 +12,8 @@ export const defaultMaxImagePixels = 25_000_000;
 export interface WorkerOptions extends RuntimeOptions {
   /** Frames with more pixels are refused from their header (LS_ERR_IMAGE_TOO_LARGE). */
   maxImagePixels: number;
+  /** How JPEG frames are decoded: resolved by the pool, so every thread decodes the same way. */
+  jpegDecoder: 'libjpeg-turbo' | 'sharp';
 }
 
 export interface InferTask {

@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import type { FrameImage } from '../capture/frame.js';
 import type { EdfEntry } from './edf-queue.js';
 import { FairQueue } from './fair-queue.js';
+import { loadJpegDecoder, type JpegDecoderChoice } from './jpeg-decoder.js';
 import { SpareQueue, type SpareDropReason, type SpareEntry } from './spare-queue.js';
 import { defaultMaxImagePixels, type ModelRef, type ResultMessage, type TaskMessage, type WorkerOptions, type WorkerResult, type WorkerTask } from './messages.js';
 import type { RuntimeOptions } from './runtimes/runtime.js';
@@ -39,6 +40,8 @@ export interface PoolOptions extends RuntimeOptions {
   activeWindowMs?: number;
   /** Frames with more pixels are refused before decoding (default: defaultMaxImagePixels). */
   maxImagePixels?: number;
+  /** JPEG decoding: libjpeg-turbo's scaled decode when built ('auto', the default), or sharp's. */
+  jpegDecoder?: JpegDecoderChoice;
   /** The thread entry; tests substitute one that wraps the real handler. */
   workerFile?: URL;
   /** Spare-capacity work (shadow trials) waiting at most: beyond it the oldest is dropped. */
@@ -168,8 +171,22 @@ const failed = (code: ErrorCode | string, message: string, at: number): WorkerRe
   threadId: -1,
 });
 
+/**
+ * 'auto' takes libjpeg-turbo when npm ci built it (loading it here, in the main thread, also keeps
+ * it loaded for replacement threads: native-preload.ts) and says once why not otherwise; asking
+ * for it outright makes its absence a start error rather than a slower line.
+ */
+function resolveJpegDecoder(choice: JpegDecoderChoice, log: Logger): 'libjpeg-turbo' | 'sharp' {
+  if (choice === 'sharp') return 'sharp';
+  const loaded = loadJpegDecoder();
+  if ('decoder' in loaded) return 'libjpeg-turbo';
+  if (choice === 'libjpeg-turbo') throw new LinesightError('LS_ERR_JPEG_DECODER_UNAVAILABLE', undefined, { args: [loaded.why] });
+  log.warn({ code: 'LS_ERR_JPEG_DECODER_UNAVAILABLE', why: loaded.why }, 'JPEG frames are decoded by sharp alone (slower): the libjpeg-turbo decoder was not built (install libjpeg62-turbo-dev, then npm ci)');
+  return 'sharp';
+}
+
 export class InferencePool {
-  readonly #o: Required<Omit<PoolOptions, 'estimates'>>;
+  readonly #o: Required<Omit<PoolOptions, 'estimates' | 'jpegDecoder'>>;
   readonly #queue: FairQueue<PendingPart>;
   readonly #spare: SpareQueue<PendingPart>;
   #spareCompleted = 0;
@@ -187,8 +204,11 @@ export class InferencePool {
   #lastPartAt = -Infinity;
   #controlCheck: TimerHandle | undefined;
   readonly #counts = { completed: 0, crashed: 0, hung: 0, refused: 0, shed: 0 };
+  /** How the threads decode JPEG frames. */
+  readonly jpegDecoder: 'libjpeg-turbo' | 'sharp';
 
   constructor(options: PoolOptions) {
+    this.jpegDecoder = resolveJpegDecoder(options.jpegDecoder ?? 'auto', options.log);
     this.#o = {
       hungAfterBudgets: 10,
       hungMinMs: 1000,
@@ -372,6 +392,7 @@ export class InferencePool {
         executionProviders: this.#o.executionProviders,
         graphOptimization: this.#o.graphOptimization,
         maxImagePixels: this.#o.maxImagePixels,
+        jpegDecoder: this.jpegDecoder,
       } satisfies WorkerOptions,
     });
     const thread: Thread = { worker, threadId: worker.threadId, running: undefined, controls: [], resident: [], dead: false };

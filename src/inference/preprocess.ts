@@ -1,10 +1,13 @@
 // Decode a frame and turn it into the model's input tensor, as the manifest says: resize mode,
 // colour order, layout, normalisation. Runs inside a worker thread; pixels are read once.
+// JPEG frames go through libjpeg-turbo's scaled decode when the worker has it (jpeg-decoder.ts),
+// everything else (and JPEGs it does not take) through sharp alone.
 import sharp from 'sharp';
 import { LinesightError } from '../errors.js';
 import type { FrameImage } from '../capture/frame.js';
 import { inputGeometry } from '../models/input-geometry.js';
 import type { InputSpec } from '../models/manifest.js';
+import { sharpShrinkOnLoad, type JpegDecoder, type JpegHeader } from './jpeg-decoder.js';
 import { defaultMaxImagePixels } from './messages.js';
 
 export interface Tensor {
@@ -14,6 +17,13 @@ export interface Tensor {
 export interface DecodeLimits {
   /** Images with more pixels than this are refused from their header, before any decoding. */
   maxPixels: number;
+  /** The scaled JPEG decoder; without it sharp decodes JPEGs at the size its shrink-on-load picks. */
+  jpeg?: JpegDecoder;
+}
+
+interface Size {
+  width: number;
+  height: number;
 }
 
 const mp = (pixels: number): string => `${Math.round(pixels / 1e5) / 10} MP`;
@@ -41,17 +51,43 @@ function openImage(image: FrameImage, limits: DecodeLimits): sharp.Sharp {
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels }, limitInputPixels: limits.maxPixels });
 }
 
+/**
+ * How much the resize shrinks the frame, as sharp reckons it for its shrink-on-load (common.cc
+ * ResolveShrink): both axes for fill, the lesser for cover, the greater for contain.
+ */
+function shrinkFactor(mode: InputSpec['resize'], src: Size, target: Size): number {
+  const h = src.width / target.width;
+  const v = src.height / target.height;
+  return mode === 'letterbox' ? Math.max(h, v) : Math.min(h, v);
+}
+
+/** A JPEG decoded by libjpeg-turbo at the DCT scale sharp would have used, handed to sharp raw. */
+async function openScaled(jpeg: JpegDecoder, data: Uint8Array, header: JpegHeader, factor: number): Promise<sharp.Sharp> {
+  const px = await jpeg.decode(data, sharpShrinkOnLoad(factor));
+  return sharp(px.data, { raw: { width: px.width, height: px.height, channels: px.channels } });
+}
+
 export async function toTensor(image: FrameImage, spec: InputSpec, limits: DecodeLimits = { maxPixels: defaultMaxImagePixels }): Promise<Tensor> {
   const { channels, height: H, width: W } = inputGeometry(spec);
   let pipeline: sharp.Sharp;
   let targetW = W;
   try {
     if (image.data.byteLength === 0) throw new LinesightError('LS_ERR_IMAGE_DECODE', 'empty image (0 bytes)');
-    // A decompression bomb is refused from its header, before it inflates: raw frames here,
-    // encoded ones by sharp's limitInputPixels, which reads the header first (the size is only
-    // looked up for the message then, so a good frame's header is parsed once, not twice).
+    // A decompression bomb is refused from its header, before it inflates: raw frames and JPEGs
+    // the scaled decoder takes here, other encoded ones by sharp's limitInputPixels, which reads
+    // the header first (the size is only looked up for the message then, so a good frame's
+    // header is parsed once, not twice).
     if (image.kind === 'raw' && image.width * image.height > limits.maxPixels) throw tooLarge(image.width, image.height, limits);
-    pipeline = openImage(image, limits);
+    const jpeg = image.kind === 'encoded' && limits.jpeg ? limits.jpeg.accepts(image.data) : undefined;
+    if (jpeg && jpeg.width * jpeg.height > limits.maxPixels) throw tooLarge(jpeg.width, jpeg.height, limits);
+    if (spec.resize === 'pad-right') {
+      // The only mode whose output width depends on the source's aspect ratio.
+      const { width, height } = jpeg ?? (await headerSize(image));
+      if (!width || !height) throw new Error('image has no size');
+      if (width * height > limits.maxPixels) throw tooLarge(width, height, limits);
+      targetW = Math.max(1, Math.min(W, Math.ceil((H * width) / height)));
+    }
+    pipeline = jpeg ? await openScaled(limits.jpeg!, image.data, jpeg, shrinkFactor(spec.resize, jpeg, { width: targetW, height: H })) : openImage(image, limits);
     // CMYK, 16-bit and palette images end up as 8-bit sRGB (or 8-bit grey) like any camera frame.
     pipeline = channels === 1 ? pipeline.removeAlpha().grayscale() : pipeline.removeAlpha().toColourspace('srgb');
     switch (spec.resize) {
@@ -64,15 +100,9 @@ export async function toTensor(image: FrameImage, spec: InputSpec, limits: Decod
       case 'crop':
         pipeline = pipeline.resize(W, H, { fit: 'cover', position: 'centre' });
         break;
-      case 'pad-right': {
-        // The only mode whose output width depends on the source's aspect ratio.
-        const { width, height } = await headerSize(image);
-        if (!width || !height) throw new Error('image has no size');
-        if (width * height > limits.maxPixels) throw tooLarge(width, height, limits);
-        targetW = Math.max(1, Math.min(W, Math.ceil((H * width) / height)));
+      case 'pad-right':
         pipeline = pipeline.resize(targetW, H, { fit: 'fill' });
         break;
-      }
     }
     const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== channels || info.width !== targetW || info.height !== H) {

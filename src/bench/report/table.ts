@@ -11,7 +11,7 @@ export function baselineLine(m: ModelResult): string {
   const b = m.baselines;
   const py = b.python.map((p) => (p.status === 'ok' ? `${p.engine} ${p.partsPerSec}/s` : `${p.engine} skipped (${p.note})`)).join('; ');
   return (
-    `decode+preprocess ${b.preprocessMsP50} ms, inference ${b.inferenceMsP50} ms (1 thread) -> compute limit ${b.computeLimitPerSec}/s; ` +
+    `decode+preprocess ${b.preprocessMsP50} ms (${b.jpegDecoder === 'sharp' ? 'sharp' : `libjpeg-turbo scaled; sharp alone ${b.sharpPreprocessMsP50} ms`}), inference ${b.inferenceMsP50} ms (1 thread) -> compute limit ${b.computeLimitPerSec}/s; ` +
     `naive loop ${b.naiveLoopPerSec}/s, ${b.parallelNaivePerSec}/s with one per core at once; raw session.run ${b.rawRunPerSec}/s; python: ${py}`
   );
 }
