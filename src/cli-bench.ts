@@ -23,6 +23,8 @@ export const benchUsage = `linesight bench [options]
                       "reference", or a model version directory (default: bundled;
                       quick: label-orientation)
   --frame SIZE        camera frame: 1280x1024 (default), 5mp, 12mp, or WIDTHxHEIGHT
+  --frames DIR        your camera's own frames instead (the JPEG or PNG files in DIR, as the
+                      camera writes them): decode cost depends on the scene and the encoder
   --budget MS         latency budget per part (default 100)
   --camera-rate N     parts/min per camera, for "cameras carried" (default 600)
   --seconds S         measured seconds per load step (default 4; quick 2)
@@ -59,7 +61,8 @@ export function parseBenchArgs(argv: string[]): { options: BenchOptions; outDir:
     args: argv,
     options: {
       model: { type: 'string' },
-      frame: { type: 'string', default: '1280x1024' },
+      frame: { type: 'string' },
+      frames: { type: 'string' },
       budget: { type: 'string', default: '100' },
       'camera-rate': { type: 'string', default: '600' },
       seconds: { type: 'string' },
@@ -70,13 +73,15 @@ export function parseBenchArgs(argv: string[]): { options: BenchOptions; outDir:
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.frame !== undefined && values.frames !== undefined) throw bad('--frame', values.frame, 'no --frame with --frames (the frames have their own size)');
   return {
     help: values.help,
     outDir: resolve(values.out),
     options: {
       // A quick run sizes the demo's model only: a smoke test, not a buyer's answer.
       models: values.model ?? (values.quick ? 'label-orientation' : 'bundled'),
-      frame: parseFrame(values.frame),
+      frame: parseFrame(values.frame ?? '1280x1024'),
+      ...(values.frames === undefined ? {} : { framesDir: values.frames }),
       budgetMs: parseNumber('--budget', values.budget, 1, 60_000),
       cameraRatePerMin: parseNumber('--camera-rate', values['camera-rate'], 1, 60_000),
       quick: values.quick,

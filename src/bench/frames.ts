@@ -2,8 +2,9 @@
 // the camera's size, with seeded sensor noise so they compress like a camera's JPEGs rather than
 // like upscaled thumbnails. Generated once per size into the cache; the same bytes every time.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import sharp from 'sharp';
+import { LinesightError } from '../errors.js';
 import { bundledSamplesDir, cacheDir } from '../paths.js';
 import type { FrameSet } from './result.js';
 
@@ -90,6 +91,50 @@ export async function benchFrames(size: FrameSize, root = join(cacheDir, 'bench-
       count: files.length,
       meanBytes: Math.round(bytes / files.length),
       source: `the bundled sample photos (samples/), tiled ${grid}x${grid} into ${size.width}x${size.height}, seeded noise +-${noiseAmplitude}, JPEG q${jpegQuality}`,
+    },
+  };
+}
+
+/** At most this many of a user's frames are read into memory for the in-process baselines. */
+const maxUserFrames = 48;
+
+/**
+ * A buyer's own camera frames (--frames DIR): JPEG or PNG files as their camera writes them, so
+ * the decode, which at camera resolutions is most of the CPU per part, costs what it will on the
+ * line. The service replays every image in DIR; the baselines time the first 48 (by name). The
+ * frame size is the first file's; each file must be an image sharp can read.
+ */
+export async function userFrames(dir: string): Promise<{ dir: string; files: string[]; set: FrameSet; size: FrameSize }> {
+  const root = resolve(dir);
+  const bad = (detail: string) => new LinesightError('LS_ERR_BENCH_OPTION', detail, { args: ['--frames'] });
+  let names: string[];
+  try {
+    names = readdirSync(root).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
+  } catch (err) {
+    throw bad(`cannot read ${root}: ${(err as Error).message}`);
+  }
+  if (!names.length) throw bad(`${root} holds no .jpg, .jpeg or .png file`);
+  const files = names.map((f) => join(root, f));
+  let first: FrameSize | undefined;
+  let bytes = 0;
+  for (const f of files.slice(0, maxUserFrames)) {
+    const data = readFileSync(f);
+    bytes += data.byteLength;
+    const meta = await sharp(data).metadata().catch((err: Error) => {
+      throw bad(`${basename(f)} is not an image sharp can read: ${err.message}`);
+    });
+    if (!meta.width || !meta.height) throw bad(`${basename(f)} has no size`);
+    first ??= { width: meta.width, height: meta.height, label: `${Math.round((meta.width * meta.height) / 1e5) / 10} MP (${meta.width}x${meta.height}, your frames)` };
+  }
+  const timed = Math.min(files.length, maxUserFrames);
+  return {
+    dir: root,
+    files: files.slice(0, maxUserFrames),
+    size: first!,
+    set: {
+      count: files.length,
+      meanBytes: Math.round(bytes / timed),
+      source: `your frames from ${root} (${files.length} image(s)${files.length > maxUserFrames ? `; the baselines time the first ${maxUserFrames}` : ''})`,
     },
   };
 }

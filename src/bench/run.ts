@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import { packageVersion } from '../version.js';
 import { measureBaselines } from './baselines.js';
-import { benchFrames, type FrameSize } from './frames.js';
+import { benchFrames, userFrames, type FrameSize } from './frames.js';
 import { hasRandomWeights, resolveBenchModels } from './models.js';
 import { pythonBaseline } from './python-baseline.js';
 import { recommend } from './recommend.js';
@@ -19,6 +19,8 @@ export interface BenchOptions {
   /** Comma-separated model names, "bundled", "reference", or model directories. */
   models: string;
   frame: FrameSize;
+  /** The buyer's own frames (a directory of JPEG or PNG files) instead of generated ones of `frame`. */
+  framesDir?: string;
   budgetMs: number;
   cameraRatePerMin: number;
   quick: boolean;
@@ -44,7 +46,9 @@ export async function runBench(o: BenchOptions, progress: BenchProgress): Promis
   const stepSeconds = o.stepSeconds ?? (o.quick ? 2 : 4);
   const baselineSeconds = o.quick ? 1 : 3;
   const providers = providersPresent();
-  const frames = await benchFrames(o.frame);
+  const own = o.framesDir ? await userFrames(o.framesDir) : undefined;
+  const frames = own ?? (await benchFrames(o.frame));
+  const frame = own?.size ?? o.frame;
   const frameBytes = frames.files.map((f) => new Uint8Array(readFileSync(f)));
   const models = await resolveBenchModels(o.models);
   const lineSteps = o.quick ? 0 : 1;
@@ -117,7 +121,7 @@ export async function runBench(o: BenchOptions, progress: BenchProgress): Promis
       date: new Date(t0).toISOString(),
       durationSec: Math.round((Date.now() - t0) / 1000),
       host: { name: hostname(), cpus: cores, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30), node: process.version, loadAverage: load1 },
-      settings: { quick: o.quick, frame: o.frame, budgetMs: o.budgetMs, cameraRatePerMin: o.cameraRatePerMin, stepSeconds },
+      settings: { quick: o.quick, frame, budgetMs: o.budgetMs, cameraRatePerMin: o.cameraRatePerMin, stepSeconds },
       frames: frames.set,
       providersPresent: providers,
       notes,

@@ -38,6 +38,9 @@ test('bench --quick completes and writes JSON with every field filled, Markdown 
   assert.equal(m.model, 'label-orientation@1.0.0');
   assert.equal(m.randomWeights, false);
   assert.ok(m.baselines.computeLimitPerSec > 0 && m.baselines.naiveLoopPerSec > 0 && m.baselines.rawRunPerSec > 0);
+  // npm ci built native/jpeg here: the service and the compute limit decode with it, the naive loops with sharp alone.
+  assert.equal(m.baselines.jpegDecoder, 'libjpeg-turbo');
+  assert.ok(m.baselines.sharpPreprocessMsP50 > 0);
   // One naive loop per core at once do at least half what one loop does (a loaded CI box shares its cores).
   assert.ok(m.baselines.parallelNaivePerSec > 0.5 * m.baselines.naiveLoopPerSec, `parallel ${m.baselines.parallelNaivePerSec}/s, one loop ${m.baselines.naiveLoopPerSec}/s`);
   // The bundled model is no torchvision export: both Python loops are skipped, each with its reason.
