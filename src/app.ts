@@ -394,7 +394,7 @@ export class App {
       this.#watcher = watcher;
       this.#stops.push(() => watcher.stop());
     }
-    log.info({ stations: this.stations.length, mqtt: redactText(this.#mqttUrl), api: this.#apiUrl || 'off' }, 'Linesight running');
+    log.info({ stations: this.stations.length, mqtt: redactText(this.#mqttUrl), api: this.#apiUrl || 'off', jpegDecoder: this.pool.jpegDecoder }, 'Linesight running');
     await this.#enter('running');
   }
 

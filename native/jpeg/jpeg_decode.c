@@ -43,6 +43,21 @@ static void on_message(j_common_ptr cinfo, int level) {
   if (level < 0) on_error(cinfo);
 }
 
+// A progressive JPEG may hold any number of scans, each a pass over the whole image: a hostile
+// frame of a few kilobytes with thousands of them keeps a thread busy for seconds (libjpeg-turbo
+// 3 added a scan limit for this; bookworm has 2.1). Encoders write about ten (libjpeg's and
+// jpegtran's default progression: 10; mozjpeg's searched ones about as many).
+#define MAX_SCANS 64
+
+static void check_scans(j_common_ptr cinfo) {
+  j_decompress_ptr d = (j_decompress_ptr)cinfo;
+  if (d->is_decompressor && d->input_scan_number > MAX_SCANS) {
+    error_mgr *err = (error_mgr *)cinfo->err;
+    snprintf(err->message, sizeof err->message, "progressive JPEG with more than %d scans", MAX_SCANS);
+    longjmp(err->jump, 1);
+  }
+}
+
 static void init_errors(struct jpeg_decompress_struct *cinfo, error_mgr *err) {
   cinfo->err = jpeg_std_error(&err->pub);
   err->pub.error_exit = on_error;
@@ -161,6 +176,8 @@ static void decode_execute(napi_env env, void *arg) {
     jpeg_destroy_decompress(&cinfo);
     return;
   }
+  struct jpeg_progress_mgr progress = {.progress_monitor = check_scans};
+  cinfo.progress = &progress;
   jpeg_mem_src(&cinfo, job->input, (unsigned long)job->input_length);
   jpeg_read_header(&cinfo, TRUE);
   if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {

@@ -88,7 +88,7 @@ export async function runBench(o: BenchOptions, progress: BenchProgress): Promis
       else configs.push(r);
     }
     if (!configs.length) throw new Error(`${name}: no configuration could be measured`);
-    const recommendation = recommend(configs, o.cameraRatePerMin);
+    const recommendation = recommend(configs, o.cameraRatePerMin, o.budgetMs);
     let lineCheck: ModelResult['lineCheck'];
     if (o.lineCheckSeconds) {
       const out = await runLoadPoint({

@@ -4,7 +4,8 @@
 // frame cut off mid-scan is a decode error; an oversized one is refused from its header.
 // The addon is built by npm ci (libjpeg62-turbo-dev); these tests fail where it was not built.
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
@@ -16,7 +17,7 @@ import { InferencePool } from '../../src/inference/pool.js';
 import { loadJpegDecoder, sharpShrinkOnLoad, type JpegDecoder } from '../../src/inference/jpeg-decoder.js';
 import { toTensor } from '../../src/inference/preprocess.js';
 import type { InputSpec } from '../../src/models/manifest.js';
-import { samplesDir } from '../helpers/env.js';
+import { samplesDir, tempDir } from '../helpers/env.js';
 
 const loaded = loadJpegDecoder();
 const normalize = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
@@ -154,4 +155,30 @@ test('the pool decodes JPEGs with libjpeg-turbo by default (it is built here), w
   assert.equal(make().jpegDecoder, 'libjpeg-turbo');
   assert.equal(make('libjpeg-turbo').jpegDecoder, 'libjpeg-turbo');
   assert.equal(make('sharp').jpegDecoder, 'sharp');
+});
+
+test('a progressive JPEG with hundreds of scans is refused by the fast path, not decoded scan after scan', async (t) => {
+  // Each scan of a progressive JPEG is a pass over the whole image, and the format sets no limit:
+  // a hostile frame can hold thousands. cjpeg (libjpeg-turbo-progs) writes any valid scan script
+  // of up to 100 scans: here the DC, then every component's AC coefficients two at a time, 97
+  // scans, over the decoder's limit of 64 (encoders write about ten).
+  const dir = tempDir(t);
+  const width = 320;
+  const height = 256;
+  const rgb = await sharp(await cameraFrame(width, height)).raw().toBuffer();
+  writeFileSync(join(dir, 'frame.ppm'), Buffer.concat([Buffer.from(`P6\n${width} ${height}\n255\n`), rgb]));
+  const scans = ['0,1,2: 0-0, 0, 0;'];
+  for (let c = 0; c < 3; c++) for (let k = 1; k < 64; k += 2) scans.push(`${c}: ${k}-${Math.min(63, k + 1)}, 0, 0;`);
+  assert.equal(scans.length, 97);
+  writeFileSync(join(dir, 'scans.txt'), scans.join('\n') + '\n');
+  execFileSync('cjpeg', ['-quality', '90', '-scans', join(dir, 'scans.txt'), '-outfile', join(dir, 'many-scans.jpg'), join(dir, 'frame.ppm')]);
+  const bytes = readFileSync(join(dir, 'many-scans.jpg'));
+  const { jpeg, decodes } = counted();
+  const err = await toTensor(encoded(bytes), spec({}), { maxPixels, jpeg }).then(
+    () => assert.fail('a JPEG of 97 scans decoded'),
+    (e: unknown) => e,
+  );
+  assert.ok(isLinesightError(err) && err.code === 'LS_ERR_IMAGE_DECODE', String(err));
+  assert.match((err as Error).message, /more than 64 scans/);
+  assert.equal(decodes.length, 1);
 });
