@@ -105,10 +105,6 @@ static napi_value set_int(napi_env env, napi_value obj, const char *key, int v) 
   return obj;
 }
 
-static void throw_jpeg(napi_env env, const char *code, const char *message) {
-  napi_throw_error(env, code, message);
-}
-
 // header(bytes): the frame's size and colour space, from its markers alone.
 static napi_value header(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -126,7 +122,7 @@ static napi_value header(napi_env env, napi_callback_info info) {
   jpeg_create_decompress(&cinfo);
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
-    throw_jpeg(env, "LS_JPEG_HEADER", err.message);
+    napi_throw_error(env, "LS_JPEG_HEADER", err.message);
     return NULL;
   }
   jpeg_mem_src(&cinfo, data, (unsigned long)length);

@@ -62,7 +62,7 @@ function shrinkFactor(mode: InputSpec['resize'], src: Size, target: Size): numbe
 }
 
 /** A JPEG decoded by libjpeg-turbo at the DCT scale sharp would have used, handed to sharp raw. */
-async function openScaled(jpeg: JpegDecoder, data: Uint8Array, header: JpegHeader, factor: number): Promise<sharp.Sharp> {
+async function openScaled(jpeg: JpegDecoder, data: Uint8Array, factor: number): Promise<sharp.Sharp> {
   const px = await jpeg.decode(data, sharpShrinkOnLoad(factor));
   return sharp(px.data, { raw: { width: px.width, height: px.height, channels: px.channels } });
 }
@@ -78,7 +78,8 @@ export async function toTensor(image: FrameImage, spec: InputSpec, limits: Decod
     // the header first (the size is only looked up for the message then, so a good frame's
     // header is parsed once, not twice).
     if (image.kind === 'raw' && image.width * image.height > limits.maxPixels) throw tooLarge(image.width, image.height, limits);
-    const jpeg = image.kind === 'encoded' && limits.jpeg ? limits.jpeg.accepts(image.data) : undefined;
+    const decoder = image.kind === 'encoded' ? limits.jpeg : undefined;
+    const jpeg: JpegHeader | undefined = decoder?.accepts(image.data);
     if (jpeg && jpeg.width * jpeg.height > limits.maxPixels) throw tooLarge(jpeg.width, jpeg.height, limits);
     if (spec.resize === 'pad-right') {
       // The only mode whose output width depends on the source's aspect ratio.
@@ -87,7 +88,7 @@ export async function toTensor(image: FrameImage, spec: InputSpec, limits: Decod
       if (width * height > limits.maxPixels) throw tooLarge(width, height, limits);
       targetW = Math.max(1, Math.min(W, Math.ceil((H * width) / height)));
     }
-    pipeline = jpeg ? await openScaled(limits.jpeg!, image.data, jpeg, shrinkFactor(spec.resize, jpeg, { width: targetW, height: H })) : openImage(image, limits);
+    pipeline = decoder && jpeg ? await openScaled(decoder, image.data, shrinkFactor(spec.resize, jpeg, { width: targetW, height: H })) : openImage(image, limits);
     // CMYK, 16-bit and palette images end up as 8-bit sRGB (or 8-bit grey) like any camera frame.
     pipeline = channels === 1 ? pipeline.removeAlpha().grayscale() : pipeline.removeAlpha().toColourspace('srgb');
     switch (spec.resize) {
