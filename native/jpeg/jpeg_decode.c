@@ -1,10 +1,9 @@
 // Scaled JPEG decoding with the system's libjpeg-turbo, for Linesight's preprocessing.
 //
-// Why not sharp alone: a model wants 224 x 224 from a 1280 x 1024 (or 12 MP) frame, and libjpeg
-// can shrink 2, 4 or 8 times inside the IDCT, so most of the full-size image is never made.
-// sharp does this too, but halves the shrink whenever the scale is a whole power of two (a
-// libjpeg rounding guard) and its bundled mozjpeg decodes entropy-heavy camera frames about 1.7
-// times slower than Debian's libjpeg-turbo. What is decoded here is resized by sharp as before.
+// Why not sharp alone: the same DCT-scaled decode costs less outside libvips (its bundled mozjpeg,
+// its pipeline and thread hand-offs), with the same pixels out; src/inference/jpeg-decoder.ts
+// has the figures. The caller picks the scale sharp would have used, and sharp resizes what is
+// decoded here, as before.
 //
 // Two calls:
 //   header(bytes) -> { width, height, components, colorSpace, precision, icc }   (sync, cheap)

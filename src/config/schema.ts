@@ -443,7 +443,7 @@ export const InferenceConfig = Type.Object(
     }),
     jpegDecoder: OneOf(['auto', 'libjpeg-turbo', 'sharp'] as const, {
       title: 'JPEG decoder',
-      description: 'How JPEG frames are decoded. auto: libjpeg-turbo decodes at the scale sharp would shrink to on load, then sharp resizes (the same pixels, about a fifth less CPU per 1.3 MP frame) when npm ci built native/jpeg, else sharp alone, with a warning; libjpeg-turbo: the same, and its absence is a start error; sharp: sharp alone. CMYK, 12-bit and ICC-tagged JPEGs always go to sharp alone.',
+      description: 'How JPEG frames are decoded. auto: libjpeg-turbo decodes at the scale sharp would shrink to on load, then sharp resizes (the same pixels, 6-20 % less CPU per frame as measured: README "Sizing") when npm ci built native/jpeg, else sharp alone, with a warning; libjpeg-turbo: the same, and its absence is a start error; sharp: sharp alone. CMYK, 12-bit and ICC-tagged JPEGs always go to sharp alone.',
       default: 'auto',
     }),
     estimateStaleMs: Type.Integer({

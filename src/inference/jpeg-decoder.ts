@@ -3,10 +3,12 @@
 // before, so the model gets the same pixels, bit for bit (test/inference/jpeg-decoder.test.ts).
 //
 // Why it exists: at 1280 x 1024 a camera JPEG's decode is most of a small model's CPU per part,
-// and the same libjpeg decode costs less outside libvips (its bundled mozjpeg, its pipeline):
-// on the bench frames, 11.0-11.5 ms CPU per frame through sharp alone, 8.5-9.4 ms this way. A
-// deeper shrink than sharp's would save another 0.8 ms but change the pixels (mean 1.4 levels,
-// up to 27), and with them every score a model was validated with.
+// and the same libjpeg decode costs less outside libvips (its bundled mozjpeg, its pipeline and
+// thread hand-offs). On the bench frames, in alternating runs on a quiet host: 9.2 against 8.7 ms
+// CPU per 1.3 MP frame, 45.2 against 41.5 per 12 MP frame (6-8 % less); in a worker of the
+// service, decode p50 9.5-9.7 against 8.7-8.9 ms; in a busier hour of the same VM 12.1-12.8
+// against 9.8. A deeper shrink than sharp's would save about 0.8 ms more but change the pixels
+// (mean 1.4 levels, up to 27), and with them every score a model was validated with.
 //
 // What it does not take (sharp decodes those, exactly as before): CMYK and YCCK JPEGs, 12-bit
 // ones, and frames with an embedded ICC profile (sharp converts them to sRGB).
