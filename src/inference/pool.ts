@@ -176,9 +176,9 @@ const failed = (code: ErrorCode | string, message: string, at: number): WorkerRe
  * it loaded for replacement threads: native-preload.ts) and says once why not otherwise; asking
  * for it outright makes its absence a start error rather than a slower line.
  */
-function resolveJpegDecoder(choice: JpegDecoderChoice, log: Logger): 'libjpeg-turbo' | 'sharp' {
+export function resolveJpegDecoder(choice: JpegDecoderChoice, log: Logger, load = loadJpegDecoder): 'libjpeg-turbo' | 'sharp' {
   if (choice === 'sharp') return 'sharp';
-  const loaded = loadJpegDecoder();
+  const loaded = load();
   if ('decoder' in loaded) return 'libjpeg-turbo';
   if (choice === 'libjpeg-turbo') throw new LinesightError('LS_ERR_JPEG_DECODER_UNAVAILABLE', undefined, { args: [loaded.why] });
   log.warn({ code: 'LS_ERR_JPEG_DECODER_UNAVAILABLE', why: loaded.why }, 'JPEG frames are decoded by sharp alone (slower): the libjpeg-turbo decoder was not built (install libjpeg62-turbo-dev, then npm ci)');

@@ -12,8 +12,8 @@ import sharp from 'sharp';
 import type { FrameImage } from '../../src/capture/frame.js';
 import { systemClock } from '../../src/clock.js';
 import { isLinesightError } from '../../src/errors.js';
-import { silentLogger } from '../../src/log.js';
-import { InferencePool } from '../../src/inference/pool.js';
+import { createLogger, silentLogger } from '../../src/log.js';
+import { InferencePool, resolveJpegDecoder } from '../../src/inference/pool.js';
 import { loadJpegDecoder, sharpShrinkOnLoad, type JpegDecoder } from '../../src/inference/jpeg-decoder.js';
 import { toTensor } from '../../src/inference/preprocess.js';
 import type { InputSpec } from '../../src/models/manifest.js';
@@ -181,4 +181,19 @@ test('a progressive JPEG with hundreds of scans is refused by the fast path, not
   assert.ok(isLinesightError(err) && err.code === 'LS_ERR_IMAGE_DECODE', String(err));
   assert.match((err as Error).message, /more than 64 scans/);
   assert.equal(decodes.length, 1);
+});
+
+test('without the addon (npm ci found no libjpeg headers): auto decodes with sharp and warns once with the reason; asking for libjpeg-turbo is a start error', () => {
+  const lines: string[] = [];
+  const log = createLogger({ format: 'json', write: (l) => lines.push(l) });
+  const missing = () => ({ why: "Cannot find module '@linesight/jpeg'" });
+  assert.equal(resolveJpegDecoder('auto', log, missing), 'sharp');
+  assert.equal(lines.length, 1);
+  const warning = JSON.parse(lines[0]!) as { level: string; code: string; why: string; msg: string };
+  assert.deepEqual([warning.level, warning.code], ['warn', 'LS_ERR_JPEG_DECODER_UNAVAILABLE']);
+  assert.match(warning.why, /@linesight\/jpeg/);
+  assert.match(warning.msg, /libjpeg62-turbo-dev/);
+  assert.throws(() => resolveJpegDecoder('libjpeg-turbo', log, missing), (e: Error & { code?: string }) => e.code === 'LS_ERR_JPEG_DECODER_UNAVAILABLE' && /not built \(Cannot find module/.test(e.message));
+  // sharp, asked for, never looks for the addon.
+  assert.equal(resolveJpegDecoder('sharp', log, () => assert.fail('looked for the addon')), 'sharp');
 });
