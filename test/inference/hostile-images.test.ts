@@ -14,7 +14,8 @@ import { InferencePool } from '../../src/inference/pool.js';
 import type { FrameImage } from '../../src/capture/frame.js';
 import { decide, ruleFromManifest } from '../../src/models/decision.js';
 import { ModelRegistry, type ModelVersion } from '../../src/models/registry.js';
-import { modelsDir, samplesDir, truncatedJpeg, type ExpectedParts } from '../helpers/env.js';
+import { modelsDir, samplesDir, tempDir, truncatedJpeg, type ExpectedParts } from '../helpers/env.js';
+import { cameraFrame, manyScanJpeg } from '../helpers/jpeg-frames.js';
 
 const budgetMs = 100;
 const expected = JSON.parse(readFileSync(join(samplesDir, 'expected.json'), 'utf8')) as ExpectedParts;
@@ -127,6 +128,18 @@ test('a truncated JPEG, an empty file and junk bytes are decode errors naming th
   await expectError(encoded(readFileSync(truncatedJpeg)), 'LS_ERR_IMAGE_DECODE', /cannot decode image: .+/);
   await expectError(encoded(new Uint8Array(0)), 'LS_ERR_IMAGE_DECODE', /empty image \(0 bytes\)/);
   await expectError(encoded(Buffer.from('GIF89a but not really')), 'LS_ERR_IMAGE_DECODE', /cannot decode image: .+/);
+});
+
+test('through the libjpeg-turbo path: a 1280x1024 frame cut mid-scan, a 97-scan progressive JPEG and a 26 MP header are refused by name', async (t) => {
+  assert.equal(pool.jpegDecoder, 'libjpeg-turbo', 'npm ci built native/jpeg: these frames take its path');
+  const whole = await cameraFrame(1280, 1024);
+  await expectError(encoded(whole.subarray(0, whole.length >> 1)), 'LS_ERR_IMAGE_DECODE', /cannot decode image: premature end/i);
+  await expectError(encoded(manyScanJpeg(tempDir(t))), 'LS_ERR_IMAGE_DECODE', /progressive JPEG with more than 64 scans/);
+  const big = await sharp({ create: { width: 5200, height: 5000, channels: 3, background: '#777' } }).jpeg().toBuffer();
+  await expectError(encoded(big), 'LS_ERR_IMAGE_TOO_LARGE', /image is 5200x5000 \(26 MP\), over inference\.maxImagePixels \(25 MP\)/);
+  // The whole frame still decodes and is inspected (a verdict, not an error).
+  const r = await infer(encoded(whole));
+  assert.ok(r.ok, JSON.stringify(r));
 });
 
 test('after every hostile image the pool still serves good parts on both workers', async () => {
