@@ -8,7 +8,7 @@ import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { monotonicMs } from '../clock.js';
-import { loadJpegDecoder } from '../inference/jpeg-decoder.js';
+import { builtJpegDecoder } from '../inference/jpeg-decoder.js';
 import { defaultMaxImagePixels } from '../inference/messages.js';
 import { toTensor } from '../inference/preprocess.js';
 import { runtimeFor } from '../inference/runtimes/index.js';
@@ -66,8 +66,7 @@ export async function measureBaselines(version: ModelVersion, frames: readonly U
   const session = await (await runtimeFor(manifest.format)).load(version.bytes, manifest, { intraOpThreads: 1, executionProviders: ['cpu'], graphOptimization: 'all' });
   try {
     const image = (i: number) => ({ kind: 'encoded' as const, data: frames[i % frames.length]! });
-    const fast = loadJpegDecoder();
-    const service = { maxPixels: defaultMaxImagePixels, jpeg: 'decoder' in fast ? fast.decoder : undefined };
+    const service = { maxPixels: defaultMaxImagePixels, jpeg: builtJpegDecoder() };
     // Warm-up: first decodes and the first runs allocate what later ones reuse.
     let prepared = (await toTensor(image(0), manifest.input, service)).data;
     for (let i = 0; i < 3; i++) await session.run(prepared);

@@ -80,6 +80,12 @@ export function loadJpegDecoder(): { decoder: JpegDecoder } | { why: string } {
   return loaded;
 }
 
+/** The libjpeg-turbo decoder where it was built, else undefined (the caller decodes with sharp). */
+export function builtJpegDecoder(): JpegDecoder | undefined {
+  const loaded = loadJpegDecoder();
+  return 'decoder' in loaded ? loaded.decoder : undefined;
+}
+
 /**
  * The DCT shrink (1, 2, 4 or 8) sharp 0.34 picks for a JPEG resized by `factor` (source over
  * target on the axis that shrinks least: src/pipeline.cc, fastShrinkOnLoad): the largest power

@@ -173,7 +173,8 @@ const failed = (code: ErrorCode | string, message: string, at: number): WorkerRe
 
 /**
  * 'auto' takes libjpeg-turbo when npm ci built it (loading it here, in the main thread, also keeps
- * it loaded for replacement threads: native-preload.ts) and says once why not otherwise; asking
+ * it loaded for replacement threads, as native-preload.ts does for the other addons) and says once
+ * why not otherwise; asking
  * for it outright makes its absence a start error rather than a slower line.
  */
 export function resolveJpegDecoder(choice: JpegDecoderChoice, log: Logger, load = loadJpegDecoder): 'libjpeg-turbo' | 'sharp' {

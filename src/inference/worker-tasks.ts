@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { monotonicMs } from '../clock.js';
 import { describeError } from '../errors.js';
 import type { InferTask, ModelRef, StageTimings, WorkerOptions, WorkerResult, WorkerTask } from './messages.js';
-import { loadJpegDecoder } from './jpeg-decoder.js';
+import { builtJpegDecoder } from './jpeg-decoder.js';
 import { toTensor } from './preprocess.js';
 import { runtimeFor } from './runtimes/index.js';
 import type { ModelSession } from './runtimes/runtime.js';
@@ -14,8 +14,7 @@ import { inputGeometry } from '../models/input-geometry.js';
 
 // Loaded outside a worker (the test runner imports every file under dist/test/), workerData is null.
 const options = (workerData ?? {}) as WorkerOptions;
-const fastJpeg = options.jpegDecoder === 'libjpeg-turbo' ? loadJpegDecoder() : undefined;
-const limits = { maxPixels: options.maxImagePixels, jpeg: fastJpeg && 'decoder' in fastJpeg ? fastJpeg.decoder : undefined };
+const limits = { maxPixels: options.maxImagePixels, jpeg: options.jpegDecoder === 'libjpeg-turbo' ? builtJpegDecoder() : undefined };
 // Each worker thread is one unit of parallelism: libvips' own thread pool (one thread per core by
 // default, shared by the process) would make 2 workers fight over 2 cores for every decode. Its
 // operation cache only holds frames that never come back.
