@@ -244,7 +244,7 @@ export class App {
         clock: this.clock,
         log: log.child({ camera: sc.id }),
         runId: this.clock.wallNow().toString(36),
-        ...(this.#evidence ? { onDecided: (part) => this.#evidence!.offer(part), snapshotEveryPart: sc.evidence?.enabled ?? config.evidence.enabled } : {}),
+        ...(this.#evidence ? { onDecided: (part) => this.#evidence!.offer(part) } : {}),
         recentImagesWanted: () => (this.#liveClients?.size ?? 0) > 0 || this.clock.now() - this.#frameAskedAt < recentFramesWantedMs,
         onCameraChange: (running, detail) => {
           const m = station.model;

@@ -45,6 +45,11 @@ export interface ResultMessage {
   id: number;
   result: WorkerResult;
   resident: string[];
+  /**
+   * An infer task's frame bytes, handed back (moved, not copied) with the answer: the station
+   * keeps them for evidence and the dashboard, so it needs no copy of its own.
+   */
+  frame?: Uint8Array;
 }
 
 export interface StageTimings {

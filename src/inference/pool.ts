@@ -80,7 +80,8 @@ export interface SpareJob {
 }
 
 /** A worker's result, plus when the pool handed the part to a worker (pool clock). */
-export type PoolResult = WorkerResult & { dispatchedAt: number };
+/** A part's answer; `frame` is its image's bytes, handed back by the thread (absent if the thread died or hung). */
+export type PoolResult = WorkerResult & { dispatchedAt: number; frame?: Uint8Array };
 
 export interface WarmupReport {
   provider: string;
@@ -420,11 +421,11 @@ export class InferencePool {
     thread.resident = msg.resident;
     this.#respawnDelayMs = 0; // threads answer again: the next death gets a prompt replacement
     if (!run || run.id !== msg.id) return; // an answer from a task already given up on
-    this.#finishRun(thread, run, msg.result);
+    this.#finishRun(thread, run, msg.result, msg.frame);
     this.#pump();
   }
 
-  #finishRun(thread: Thread, run: Running, result: WorkerResult): void {
+  #finishRun(thread: Thread, run: Running, result: WorkerResult, frame?: Uint8Array): void {
     run.watchdog.cancel();
     thread.running = undefined;
     const now = this.#o.clock.now();
@@ -443,7 +444,7 @@ export class InferencePool {
       } else this.#estimates.release(p.key);
       if (result.threadId >= 0 && p.spare) this.#spareCompleted++;
       else if (result.threadId >= 0) this.#counts.completed++;
-      p.resolve({ ...result, dispatchedAt: run.startedAt });
+      p.resolve(frame ? { ...result, dispatchedAt: run.startedAt, frame } : { ...result, dispatchedAt: run.startedAt });
     }
     this.#notifyIdle();
   }

@@ -21,7 +21,12 @@ export function serveTasks(handle: (task: WorkerTask) => Promise<WorkerResult>, 
       }))
       .then((result) => {
         const reply: ResultMessage = { id: msg.id, result, resident: resident() };
-        port.postMessage(reply);
+        // The frame goes back to the main thread as it came: moved, so neither side copies it.
+        const frame = msg.task.kind === 'infer' ? msg.task.image.data : undefined;
+        if (frame && frame.byteLength > 0 && frame.buffer instanceof ArrayBuffer) {
+          reply.frame = frame;
+          port.postMessage(reply, [frame.buffer]);
+        } else port.postMessage(reply);
       });
   });
 }

@@ -25,8 +25,15 @@ export interface Part {
   triggeredWall?: number;
   /** A triggered part whose camera gave no frame in time. */
   noFrame?: boolean;
-  /** A copy of the frame for the dashboard (the original goes to a worker). */
-  snapshot?: FrameImage;
+  /**
+   * The frame's bytes, handed back by the worker with its answer (the pool moves the original to
+   * the worker, so the station keeps no copy of its own while the part is inspected).
+   */
+  returned?: Uint8Array;
+  /** The pool answered (a result, or why none): no bytes come back after this. */
+  answered?: boolean;
+  /** Set while a decided part (a timeout) waits for its frame to come back from its worker. */
+  onFrameBack?: (image: FrameImage | undefined) => void;
   model: ServingModel;
   deadline: number;
   settled: boolean;

@@ -38,8 +38,6 @@ export interface StationOptions {
    * Must only look and queue: it runs on the verdict path.
    */
   onDecided?: ((part: DecidedPart) => void) | undefined;
-  /** Keep a copy of every raw frame for onDecided (encoded frames are always copied; raw ones otherwise at most 4 a second). */
-  snapshotEveryPart?: boolean | undefined;
   /**
    * Whether anyone may ask for a recent part's frame by its sequence number (a dashboard is open).
    * While not, only the last and the last rejected frames are kept: the ring of recent frames is
@@ -61,9 +59,6 @@ export interface StationImage {
   verdict: Pick<Verdict, 'seq' | 'partId' | 'verdict' | 'action' | 'label' | 'score' | 'decidedAt'>;
 }
 
-// Encoded frames are small and copied for every part, so the last reject is always there; raw
-// frames (megabytes each) at most a few times a second.
-const rawSnapshotIntervalMs = 250;
 // Frames kept by part sequence for the dashboard: a browser asks for a part's image a few
 // hundred ms after its verdict; at 10 parts/s these cover well over a second.
 // Raw frames are megabytes each, so the bytes are bounded too (the newest one is always kept).
@@ -112,8 +107,9 @@ export class Station implements QueueReporter {
   #closedToTriggers = false;
   #sourceRetry: TimerHandle | undefined;
   #sourceError: string | null = null;
-  #lastSnapshotAt = -Infinity;
   #images: { last?: StationImage; reject?: StationImage } = {};
+  /** How many frames were kept as the last, and as the last rejected: a late frame's test of being the newest. */
+  readonly #keptCount = { last: 0, reject: 0 };
   /** The newest parts' frames by sequence, so a caption's image can be fetched by its part. */
   readonly #recent: StationImage[] = [];
   #recentBytes = 0;
@@ -388,14 +384,11 @@ export class Station implements QueueReporter {
 
   #accept(frame: Frame, info: { seq: number; partId?: string | undefined; startAt: number; triggeredWall?: number }): void {
     const { clock, config, pool } = this.#o;
+    // The frame's buffer moves to a worker and comes back with its answer (part.returned), so the
+    // part keeps no copy: a copy per part cost the main thread 1.5-2.4 ms of CPU per 1280 x 1024
+    // frame in allocation and garbage collection, not the 0.3 ms of the copy itself. Frames in a
+    // SharedArrayBuffer cost more still (tried at 65 parts/s: 12 % more CPU, slower decodes).
     const part = this.#newPart(frame, info);
-    if (frame.image.kind === 'encoded' || this.#o.snapshotEveryPart || this.#shadowTap || clock.now() - this.#lastSnapshotAt >= rawSnapshotIntervalMs) {
-      // The frame's buffer moves to a worker, so the part keeps a copy (about 0.3 ms for 0.7 MB).
-      // Frames in a SharedArrayBuffer would need no copy, but cost more than they save: tried at
-      // 65 parts/s with MobileNetV2, the service took 12 % more CPU and the workers' decode slowed.
-      part.snapshot = { ...frame.image, data: new Uint8Array(frame.image.data) };
-      this.#lastSnapshotAt = clock.now();
-    }
     part.timer = clock.setTimer(part.deadline - clock.now(), () => {
       part.abort.abort(new LinesightError('LS_ERR_DEADLINE_EXPIRED'));
       this.#finish(part, this.#verdict(part, 'timeout', { error: { code: 'LS_ERR_DEADLINE_EXPIRED', message: `no result within ${config.budgetMs} ms` } }));
@@ -418,6 +411,7 @@ export class Station implements QueueReporter {
   }
 
   #onResult(part: Part, result: PoolResult): void {
+    this.#answered(part, result.frame);
     part.timer?.cancel();
     const now = this.#o.clock.now();
     if (part.settled || now > part.deadline) {
@@ -441,6 +435,7 @@ export class Station implements QueueReporter {
   }
 
   #onRejected(part: Part, err: unknown): void {
+    this.#answered(part, undefined);
     if (isLinesightError(err, 'LS_ERR_SHED')) {
       // Shed before it started: the frame was never accepted, so it is counted, not answered.
       part.timer?.cancel();
@@ -471,37 +466,73 @@ export class Station implements QueueReporter {
     part.timer?.cancel();
     this.#inFlight.delete(part);
     this.#counts[verdict.verdict]++;
-    if (this.#o.onDecided && !part.noFrame) {
-      try {
-        this.#o.onDecided({ verdict, image: part.snapshot, rule: part.model.rule });
-      } catch (err) {
-        this.#o.log.error({ err, camera: this.id, part: part.partId }, 'evidence hook failed');
+    if (!part.noFrame) {
+      const image = this.#frameOf(part);
+      // Evidence and shadow trials take no timeouts (no scores), the only parts decided while a
+      // worker still holds their frame: the dashboard gets such a frame when it comes back.
+      this.#decided({ verdict, image, rule: part.model.rule });
+      if (image) this.#keep(verdict, image);
+      else if (!part.answered) {
+        const keptBefore = { ...this.#keptCount };
+        part.onFrameBack = (back) => {
+          if (back) this.#keep(verdict, back, keptBefore);
+        };
       }
-    }
-    if (this.#shadowTap && !part.noFrame) {
-      try {
-        this.#shadowTap({ verdict, image: part.snapshot, rule: part.model.rule });
-      } catch (err) {
-        this.#o.log.error({ err, camera: this.id, part: part.partId }, 'shadow trial hook failed');
-      }
-    }
-    if (part.snapshot) {
-      const { seq, partId, label, score, decidedAt, action } = verdict;
-      const kept: StationImage = { image: part.snapshot, verdict: { seq, partId, verdict: verdict.verdict, action, label, score, decidedAt } };
-      this.#images.last = kept;
-      if (action === 'reject') this.#images.reject = kept;
-      if (this.#o.recentImagesWanted?.() ?? true) {
-        this.#recent.push(kept);
-        this.#recentBytes += kept.image.data.byteLength;
-        while (this.#recent.length > 1 && (this.#recent.length > recentImages || this.#recentBytes > recentImageBytes)) this.#recentBytes -= this.#recent.shift()!.image.data.byteLength;
-      } else if (this.#recent.length) {
-        this.#recent.length = 0;
-        this.#recentBytes = 0;
-      }
-      part.snapshot = undefined;
     }
     this.#o.bus.emit('verdict', verdict);
     this.#drained();
+  }
+
+  /** Records that the pool answered for `part`, with the frame's bytes if its worker handed them back. */
+  #answered(part: Part, frame: Uint8Array | undefined): void {
+    if (part.answered) return;
+    part.answered = true;
+    if (frame) part.returned = frame;
+    const waiting = part.onFrameBack;
+    part.onFrameBack = undefined;
+    waiting?.(this.#frameOf(part));
+  }
+
+  /** The part's frame: the bytes its worker handed back, or the original if it never left (refused, shed, queued). */
+  #frameOf(part: Part): FrameImage | undefined {
+    const original = part.frame.image;
+    if (part.returned) return { ...original, data: part.returned };
+    // A moved buffer reads as empty here (detached).
+    return original.data.byteLength > 0 ? original : undefined;
+  }
+
+  #decided(decided: DecidedPart): void {
+    const hooks: Array<[((p: DecidedPart) => void) | undefined, string]> = [
+      [this.#o.onDecided, 'evidence hook failed'],
+      [this.#shadowTap, 'shadow trial hook failed'],
+    ];
+    for (const [hook, failure] of hooks) {
+      try {
+        hook?.(decided);
+      } catch (err) {
+        this.#o.log.error({ err, camera: this.id, part: decided.verdict.partId }, failure);
+      }
+    }
+  }
+
+  /**
+   * Keeps a decided part's frame for the dashboard: the last, the last rejected, and recent ones
+   * by sequence. A frame that came back late (a timeout's) replaces the last or last rejected one
+   * only if no part decided after it was kept meanwhile (`keptBefore`: the counts when it was decided).
+   */
+  #keep(verdict: Verdict, image: FrameImage, keptBefore = { ...this.#keptCount }): void {
+    const { seq, partId, label, score, decidedAt, action } = verdict;
+    const kept: StationImage = { image, verdict: { seq, partId, verdict: verdict.verdict, action, label, score, decidedAt } };
+    if (keptBefore.last === this.#keptCount.last++) this.#images.last = kept;
+    if (action === 'reject' && keptBefore.reject === this.#keptCount.reject++) this.#images.reject = kept;
+    if (this.#o.recentImagesWanted?.() ?? true) {
+      this.#recent.push(kept);
+      this.#recentBytes += image.data.byteLength;
+      while (this.#recent.length > 1 && (this.#recent.length > recentImages || this.#recentBytes > recentImageBytes)) this.#recentBytes -= this.#recent.shift()!.image.data.byteLength;
+    } else if (this.#recent.length) {
+      this.#recent.length = 0;
+      this.#recentBytes = 0;
+    }
   }
 
   /** The last inspected frame, or the last rejected one, with its verdict. */

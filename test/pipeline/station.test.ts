@@ -14,6 +14,7 @@ import type { Verdict } from '../../src/verdict.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { modelsDir, samplesDir, truncatedJpeg } from '../helpers/env.js';
 import { PushSource } from '../helpers/push-source.js';
+import { cameraFrame } from '../helpers/jpeg-frames.js';
 
 let pool: InferencePool;
 let version: ModelVersion;
@@ -163,27 +164,62 @@ test('frames older than maxFrameAgeMs when taken are dropped as stale and counte
   assert.deepEqual(verdicts.map((v) => v.seq), [2]);
 });
 
-test('evidence sees every decided part with its own frame and the rule, before the verdict is emitted; raw frames only with snapshotEveryPart', async () => {
+test('evidence sees every decided part with its own frame (handed back by its worker) and the rule, before the verdict is emitted', async () => {
   const { data, info } = await sharp(join(samplesDir, '002-copy-centre-rot180.jpg')).raw().toBuffer({ resolveWithObject: true });
   const raw = (seq: number) => ({
     camera: 'cam1', seq, partId: `R-${seq}`, capturedAt: clock.now(), capturedWall: clock.wallNow(),
     image: { kind: 'raw' as const, data: new Uint8Array(data), width: info.width, height: info.height, format: 'rgb' as const },
   });
-  for (const everyPart of [true, false]) {
-    const order: string[] = [];
-    const decided: DecidedPart[] = [];
-    const { bus, station } = setup({}, { snapshotEveryPart: everyPart, onDecided: (p) => (decided.push(p), order.push(`evidence ${p.verdict.partId}`)) });
-    bus.on('verdict', (v) => order.push(`verdict ${v.partId}`));
-    const three = new Promise<void>((resolve) => bus.on('verdict', () => decided.length === 3 && resolve()));
-    // Three raw frames at the same instant: the dashboard alone would copy only the first.
-    for (const seq of [1, 2, 3]) station.inspect(raw(seq));
-    await three;
-    assert.deepEqual(order.filter((o) => o.endsWith('R-1')), ['evidence R-1', 'verdict R-1']);
-    assert.deepEqual(decided.map((p) => p.verdict.verdict), ['fail', 'fail', 'fail']);
-    assert.deepEqual(decided[0]!.rule.failLabels, version.manifest.failLabels);
-    const withImage = decided.filter((p) => p.image && p.image.kind === 'raw' && Buffer.from(p.image.data).equals(data));
-    assert.equal(withImage.length, everyPart ? 3 : 1, `snapshotEveryPart ${everyPart}`);
-  }
+  const order: string[] = [];
+  const decided: DecidedPart[] = [];
+  const { bus, station } = setup({}, { onDecided: (p) => (decided.push(p), order.push(`evidence ${p.verdict.partId}`)) });
+  bus.on('verdict', (v) => order.push(`verdict ${v.partId}`));
+  const three = new Promise<void>((resolve) => bus.on('verdict', () => decided.length === 3 && resolve()));
+  // Three raw frames at the same instant, each moved to a worker and back.
+  const frames = [1, 2, 3].map(raw);
+  for (const f of frames) station.inspect(f);
+  await three;
+  assert.ok(frames.every((f) => f.image.data.byteLength === 0), 'the frames were moved to the workers, not copied');
+  assert.deepEqual(order.filter((o) => o.endsWith('R-1')), ['evidence R-1', 'verdict R-1']);
+  assert.deepEqual(decided.map((p) => p.verdict.verdict), ['fail', 'fail', 'fail']);
+  assert.deepEqual(decided[0]!.rule.failLabels, version.manifest.failLabels);
+  const withImage = decided.filter((p) => p.image && p.image.kind === 'raw' && p.image.width === info.width && Buffer.from(p.image.data).equals(data));
+  assert.equal(withImage.length, 3);
+  assert.equal(new Set(decided.map((p) => p.image!.data.buffer)).size, 3, 'each part has its own bytes');
+});
+
+test("a timeout's frame comes back with the late result, and the dashboard keeps it", async () => {
+  const decided: DecidedPart[] = [];
+  const { clock, bus, station, verdicts } = setup({ failSafe: 'reject' }, { onDecided: (p) => decided.push(p) });
+  const lateSeen = new Promise<void>((r) => bus.on('late-result', () => r()));
+  const file = join(samplesDir, '001-copy-centre-upright.jpg');
+  station.inspect(frame(clock, 1, file));
+  clock.advance(100);
+  assert.equal(verdicts[0]!.verdict, 'timeout');
+  assert.equal(decided[0]!.image, undefined, 'the frame is at its worker when the deadline passes (evidence keeps no timeouts)');
+  assert.equal(station.imageOf(1), undefined);
+  await lateSeen;
+  const kept = station.imageOf(1);
+  assert.equal(kept?.verdict.verdict, 'timeout');
+  assert.ok(kept && Buffer.from(kept.image.data).equals(readFileSync(file)), 'the same bytes came back');
+  assert.equal(station.image('last')?.verdict.seq, 1);
+  assert.equal(station.image('reject')?.verdict.seq, 1, 'the fail-safe rejected it');
+});
+
+test("a late frame does not displace a newer part's as the last one", async () => {
+  const { clock, bus, station } = setup();
+  const lateSeen = new Promise<void>((r) => bus.on('late-result', () => r()));
+  // Part 1 a 12 MP frame (tens of ms to decode), part 2 a small crop: part 2 is decided first.
+  const big = await cameraFrame(4000, 3000);
+  station.inspect({ camera: 'cam1', seq: 1, capturedAt: clock.now(), capturedWall: clock.wallNow(), image: { kind: 'encoded', data: new Uint8Array(big) } });
+  clock.advance(100); // part 1 times out while its worker holds the frame
+  const second = nextVerdict(bus);
+  station.inspect(frame(clock, 2, join(samplesDir, '001-copy-centre-upright.jpg')));
+  assert.equal((await second).seq, 2);
+  await lateSeen;
+  await new Promise((r) => setImmediate(r));
+  assert.equal(station.image('last')?.verdict.seq, 2);
+  assert.equal(station.imageOf(1)?.image.data.byteLength, big.byteLength, 'part 1 is still findable by its sequence');
 });
 
 test('recent frames are kept by sequence number only while someone may ask for them; the last and last rejected always', async () => {
