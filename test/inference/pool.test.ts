@@ -95,12 +95,27 @@ test('a worker killed mid-inference gives its part an error; its replacement is 
   await pool.threads.find((w) => w.threadId === busy.threadId)!.terminate();
   const r = await victim;
   assert.ok(!r.ok && r.error.code === 'LS_ERR_WORKER_CRASHED', JSON.stringify(r));
+  assert.equal(r.frame, undefined, 'the frame died with its thread');
   assert.equal(pool.stats.crashed, 1);
   // Parts keep flowing on the other thread meanwhile, and then on the replacement.
   for (let i = 0; i < 6; i++) assert.ok((await pool.infer(job(60_000))).ok);
   await waitFor(() => pool.threadReport().length === 2 && pool.threadReport().every((t) => !t.warming && t.resident.includes(model.key)));
   const after = pool.threadReport().map((t) => t.threadId);
   assert.equal(after.filter((id) => !before.includes(id)).length, 1, 'one new thread');
+});
+
+test("a part's frame is moved to its worker and back with the answer, undamaged; a decode error brings it back too", async () => {
+  const sent = job(60_000);
+  const data = sent.image.data;
+  const answer = pool.infer(sent);
+  assert.equal(data.byteLength, 0, 'moved to the worker, not copied');
+  const r = await answer;
+  assert.ok(r.ok);
+  assert.ok(r.frame && Buffer.from(r.frame).equals(jpeg), 'the same bytes come back');
+  const broken = new Uint8Array(jpeg.subarray(0, 2000));
+  const bad = await pool.infer(job(60_000, { image: { kind: 'encoded', data: new Uint8Array(broken) } }));
+  assert.ok(!bad.ok && bad.error.code === 'LS_ERR_IMAGE_DECODE');
+  assert.ok(bad.frame && Buffer.from(bad.frame).equals(broken));
 });
 
 test('unload reaches every thread; a model unloaded is resident nowhere', async () => {
