@@ -10,8 +10,10 @@ import { renderMarkdown } from './bench/report/markdown.js';
 import { renderSvg } from './bench/report/svg.js';
 import { renderTable } from './bench/report/table.js';
 import { runBench, type BenchOptions } from './bench/run.js';
+import { regressionUsage, runRegression } from './bench/regressions.js';
 
 export const benchUsage = `linesight bench [options]
+linesight bench NAME [its options]
 
   Sizes this box for a line: sweeps workers x intra-op threads x execution providers through the
   real service (camera replay, pool, local MQTT), measures latency at stepped rates up to
@@ -33,7 +35,8 @@ export const benchUsage = `linesight bench [options]
                       and count every timeout (default 60; quick 0: off)
   --no-python         skip the Python baselines
   --out DIR           where bench.json, bench.md and the SVG charts go (default ./linesight-bench)
-`;
+
+${regressionUsage}`;
 
 type Io = { out: { write: (s: string) => unknown; isTTY?: boolean }; err: { write: (s: string) => unknown; isTTY?: boolean } };
 
@@ -92,7 +95,9 @@ export function parseBenchArgs(argv: string[]): { options: BenchOptions; outDir:
   };
 }
 
-export async function benchCommand(argv: string[], io: Io): Promise<number> {
+export async function benchCommand(argv: string[], io: Io, regression = runRegression): Promise<number> {
+  const first = argv[0];
+  if (first !== undefined && !first.startsWith('-')) return regression(first, argv.slice(1));
   const { options, outDir, help } = parseBenchArgs(argv);
   if (help) {
     io.out.write(benchUsage);
