@@ -385,9 +385,10 @@ export class Station implements QueueReporter {
   #accept(frame: Frame, info: { seq: number; partId?: string | undefined; startAt: number; triggeredWall?: number }): void {
     const { clock, config, pool } = this.#o;
     // The frame's buffer moves to a worker and comes back with its answer (part.returned), so the
-    // part keeps no copy: a copy per part cost the main thread 1.5-2.4 ms of CPU per 1280 x 1024
-    // frame in allocation and garbage collection, not the 0.3 ms of the copy itself. Frames in a
-    // SharedArrayBuffer cost more still (tried at 65 parts/s: 12 % more CPU, slower decodes).
+    // part keeps no copy. A copy per part was a megabyte the main thread held until its next full
+    // collection, and glibc kept the holes: 20-27 MiB more RSS at 10 parts/s of 1280 x 1024 frames
+    // (README "Memory"). Frames in a SharedArrayBuffer would need no hand-back but cost more CPU
+    // (tried at 65 parts/s: 12 % more, slower decodes).
     const part = this.#newPart(frame, info);
     part.timer = clock.setTimer(part.deadline - clock.now(), () => {
       part.abort.abort(new LinesightError('LS_ERR_DEADLINE_EXPIRED'));
