@@ -157,17 +157,20 @@ export class ReplaySource implements FrameSource {
         continue;
       }
       const now = this.#clock.now();
-      // Behind schedule (a blocked loop, a slow disk): skip ahead rather than burst.
-      next = now - next > period ? now + period : next + period;
-      const wall = this.#clock.wallNow();
-      this.#note(now, wall);
+      const due = next;
+      // Behind schedule (a blocked loop, a slow disk): skip ahead rather than burst, unless the
+      // schedule is the camera's own (then the late frames go out at once, stamped when due).
+      next = !this.#config.keepSchedule && now - next > period ? now + period : next + period;
+      const capturedAt = this.#config.keepSchedule ? Math.min(due, now) : now;
+      const wall = this.#clock.wallNow() - (now - capturedAt);
+      this.#note(capturedAt, wall);
       emittedThisPass++;
       yield {
         camera: this.#camera,
         seq: ++this.#seq,
-        capturedAt: now,
+        capturedAt,
         capturedWall: wall,
-        timeSource: 'arrival',
+        timeSource: this.#config.keepSchedule ? 'camera' : 'arrival',
         image: { kind: 'encoded', data: bytes },
         origin: basename(file),
       };
@@ -191,7 +194,7 @@ export class ReplaySource implements FrameSource {
       lastFrameAt: this.#lastFrameWall === null ? null : new Date(this.#lastFrameWall).toISOString(),
       lastError: this.#lastError,
       reconnects: 0,
-      timeSource: this.#seq ? 'arrival' : null,
+      timeSource: this.#seq ? (this.#config.keepSchedule ? 'camera' : 'arrival') : null,
       captureTimesRejected: 0,
       framesTooLarge: this.skipped.tooLarge,
     };

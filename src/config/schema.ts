@@ -30,6 +30,12 @@ export const ReplaySourceConfig = Type.Object(
     path: Type.String({ title: 'Path', description: 'Directory of images (or one image file); relative paths are resolved against the config file.', minLength: 1 }),
     ratePerSec: Type.Number({ title: 'Rate', description: 'Frames per second to emit.', exclusiveMinimum: 0, maximum: 1000, default: 10 }),
     loop: Type.Boolean({ title: 'Loop', description: 'Start again after the last image; false stops the source after one pass.', default: true }),
+    keepSchedule: Type.Boolean({
+      title: 'Keep the schedule',
+      description:
+        'true: a camera on its own clock. Each frame carries the time it was due, and a late one (a busy event loop, a slow disk) goes out at once, so the rate holds and the delay shows as latency (linesight bench replays this way). false: a late frame moves the schedule on, with no burst.',
+      default: false,
+    }),
     maxFileMB: Type.Integer({ title: 'File size limit', description: 'Image files larger than this (MiB) are skipped, counted (frames dropped, reason too-large) and logged. Files are read one at a time as they are replayed.', minimum: 1, maximum: 1024, default: 32 }),
   },
   { additionalProperties: false },

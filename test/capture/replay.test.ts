@@ -9,6 +9,7 @@ import { createLogger } from '../../src/log.js';
 import { ReplaySource } from '../../src/capture/replay.js';
 import type { Frame } from '../../src/capture/frame.js';
 import { samplesDir, tempDir } from '../helpers/env.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
 const samples = readdirSync(samplesDir).filter((n) => n.endsWith('.jpg')).sort();
 const sample = (i: number) => readFileSync(join(samplesDir, samples[i]!));
@@ -16,7 +17,7 @@ const sample = (i: number) => readFileSync(join(samplesDir, samples[i]!));
 function replay(t: Parameters<typeof tempDir>[0], path: string, extra: { loop?: boolean; maxFileMB?: number } = {}) {
   const logs: string[] = [];
   const log = createLogger({ level: 'warn', write: (line) => logs.push(line) });
-  const source = new ReplaySource('cam1', { type: 'replay', path, ratePerSec: 200, loop: extra.loop ?? true, maxFileMB: extra.maxFileMB ?? 32 }, { clock: systemClock, log });
+  const source = new ReplaySource('cam1', { type: 'replay', path, ratePerSec: 200, loop: extra.loop ?? true, keepSchedule: false, maxFileMB: extra.maxFileMB ?? 32 }, { clock: systemClock, log });
   const drops: string[] = [];
   source.onDrop = (reason) => drops.push(reason);
   t.after(() => source.stop());
@@ -87,4 +88,41 @@ test('when every listed file is gone, the source fails with why instead of spinn
   const h = source.health();
   assert.equal(h.state, 'failed');
   assert.match(h.lastError!, /no readable image left in .+ \(1 skipped\)/);
+});
+
+test('keepSchedule: a frame that falls due while the loop is busy goes out at once, stamped when it was due, so the rate holds; without it the schedule moves on', async () => {
+  for (const keepSchedule of [true, false]) {
+    const clock = new FakeClock();
+    const source = new ReplaySource('cam1', { type: 'replay', path: samplesDir, ratePerSec: 10, loop: true, keepSchedule, maxFileMB: 32 }, { clock });
+    await source.start();
+    const it = source.frames()[Symbol.asyncIterator]();
+    // Timers fire only on advance(); the file reads are real, so turn the loop between advances.
+    const next = async (jump = 0): Promise<Frame> => {
+      const p = it.next();
+      let got: IteratorResult<Frame> | undefined;
+      void p.then((r) => (got = r));
+      await new Promise((r) => setImmediate(r));
+      clock.advance(jump);
+      for (const end = Date.now() + 5000; !got && Date.now() < end; ) {
+        clock.advance(0);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      assert.ok(got && !got.done, 'a frame');
+      return got.value;
+    };
+    const first = await next();
+    // The loop was busy for 350 ms when the second frame fell due (100 ms after the first).
+    const late = await next(350);
+    if (keepSchedule) {
+      const after = [await next(), await next()];
+      assert.deepEqual([late, ...after].map((f) => f.capturedAt - first.capturedAt), [100, 200, 300], 'stamped when due, none skipped');
+      assert.ok([first, late, ...after].every((f) => f.timeSource === 'camera' && f.capturedWall - f.capturedAt === first.capturedWall - first.capturedAt));
+      assert.equal(clock.now() - first.capturedAt, 350, 'the late ones went out at once');
+    } else {
+      assert.equal(late.capturedAt - first.capturedAt, 350, 'stamped on arrival');
+      assert.equal(late.timeSource, 'arrival');
+    }
+    await source.stop();
+    await it.return?.(undefined);
+  }
 });
