@@ -14,6 +14,10 @@ import type { Frame } from './frame.js';
 import type { FrameSource, SourceDropReason, SourceHealth, SourceState } from './source.js';
 
 const imageExtensions = new Set(['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff']);
+// keepSchedule: how far behind its schedule the camera still delivers every frame. Frames that
+// fell due longer ago are dropped (counted, reason superseded): a loop blocked for minutes must
+// not be answered with minutes of frames at once.
+const maxCatchUpMs = 1000;
 
 /** Why a file was not replayed this time round. */
 type Skip = { reason: SourceDropReason | 'vanished'; detail: string };
@@ -117,6 +121,15 @@ export class ReplaySource implements FrameSource {
     }
   }
 
+  /** The schedule moved past the frames due more than maxCatchUpMs ago, each counted as dropped. */
+  #dropBeyondCatchUp(next: number, period: number): number {
+    const behind = this.#clock.now() - next - maxCatchUpMs;
+    if (behind <= 0) return next;
+    const missed = Math.ceil(behind / period);
+    for (let k = 0; k < missed; k++) this.onDrop?.('superseded');
+    return next + missed * period;
+  }
+
   #skip(file: string, skip: Skip): void {
     if (skip.reason === 'too-large') this.skipped.tooLarge++;
     else if (skip.reason === 'vanished') this.skipped.vanished++;
@@ -148,6 +161,7 @@ export class ReplaySource implements FrameSource {
       }
       await this.#sleepUntil(next);
       if (this.#stopped) break;
+      if (this.#config.keepSchedule) next = this.#dropBeyondCatchUp(next, period);
       const file = this.#files[i++]!;
       // Read before the frame is stamped: its time is when the "camera" has it.
       const bytes = await this.#read(file);

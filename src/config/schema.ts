@@ -33,7 +33,7 @@ export const ReplaySourceConfig = Type.Object(
     keepSchedule: Type.Boolean({
       title: 'Keep the schedule',
       description:
-        'true: a camera on its own clock. Each frame carries the time it was due, and a late one (a busy event loop, a slow disk) goes out at once, so the rate holds and the delay shows as latency (linesight bench replays this way). false: a late frame moves the schedule on, with no burst.',
+        'true: a camera on its own clock. Each frame carries the time it was due, and a late one (a busy event loop, a slow disk) goes out at once, so the rate holds and the delay shows as latency (linesight bench replays this way); frames due more than a second ago are dropped and counted (superseded). false: a late frame moves the schedule on, with no burst.',
       default: false,
     }),
     maxFileMB: Type.Integer({ title: 'File size limit', description: 'Image files larger than this (MiB) are skipped, counted (frames dropped, reason too-large) and logged. Files are read one at a time as they are replayed.', minimum: 1, maximum: 1024, default: 32 }),

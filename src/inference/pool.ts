@@ -79,8 +79,10 @@ export interface SpareJob {
   budgetMs: number;
 }
 
-/** A worker's result, plus when the pool handed the part to a worker (pool clock). */
-/** A part's answer; `frame` is its image's bytes, handed back by the thread (absent if the thread died or hung). */
+/**
+ * A worker's result, plus when the pool handed the part to a worker (pool clock) and the part's
+ * frame bytes, handed back by the thread (absent if the thread died or hung).
+ */
 export type PoolResult = WorkerResult & { dispatchedAt: number; frame?: Uint8Array };
 
 export interface WarmupReport {
@@ -175,8 +177,8 @@ const failed = (code: ErrorCode | string, message: string, at: number): WorkerRe
 /**
  * 'auto' takes libjpeg-turbo when npm ci built it (loading it here, in the main thread, also keeps
  * it loaded for replacement threads, as native-preload.ts does for the other addons) and says once
- * why not otherwise; asking
- * for it outright makes its absence a start error rather than a slower line.
+ * why not otherwise; asking for it outright makes its absence a start error rather than a slower
+ * line.
  */
 export function resolveJpegDecoder(choice: JpegDecoderChoice, log: Logger, load = loadJpegDecoder): 'libjpeg-turbo' | 'sharp' {
   if (choice === 'sharp') return 'sharp';

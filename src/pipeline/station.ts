@@ -503,16 +503,17 @@ export class Station implements QueueReporter {
   }
 
   #decided(decided: DecidedPart): void {
-    const hooks: Array<[((p: DecidedPart) => void) | undefined, string]> = [
-      [this.#o.onDecided, 'evidence hook failed'],
-      [this.#shadowTap, 'shadow trial hook failed'],
-    ];
-    for (const [hook, failure] of hooks) {
-      try {
-        hook?.(decided);
-      } catch (err) {
-        this.#o.log.error({ err, camera: this.id, part: decided.verdict.partId }, failure);
-      }
+    this.#tell(this.#o.onDecided, decided, 'evidence hook failed');
+    this.#tell(this.#shadowTap, decided, 'shadow trial hook failed');
+  }
+
+  /** A hook on the verdict path: its failure is logged, never the part's. */
+  #tell(hook: ((p: DecidedPart) => void) | undefined, decided: DecidedPart, failure: string): void {
+    if (!hook) return;
+    try {
+      hook(decided);
+    } catch (err) {
+      this.#o.log.error({ err, camera: this.id, part: decided.verdict.partId }, failure);
     }
   }
 

@@ -90,26 +90,33 @@ test('when every listed file is gone, the source fails with why instead of spinn
   assert.match(h.lastError!, /no readable image left in .+ \(1 skipped\)/);
 });
 
+/** Steps a source on a fake clock: timers fire only on advance(), the file reads are real. */
+function stepper(source: ReplaySource, clock: FakeClock) {
+  const it = source.frames()[Symbol.asyncIterator]();
+  return async (jump = 0): Promise<Frame> => {
+    const p = it.next();
+    let got: IteratorResult<Frame> | undefined;
+    void p.then((r) => (got = r));
+    await new Promise((r) => setImmediate(r));
+    clock.advance(jump);
+    for (const end = Date.now() + 5000; !got && Date.now() < end; ) {
+      clock.advance(0);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    assert.ok(got && !got.done, 'a frame');
+    return got.value;
+  };
+}
+
+const scheduled = (clock: FakeClock, keepSchedule: boolean) =>
+  new ReplaySource('cam1', { type: 'replay', path: samplesDir, ratePerSec: 10, loop: true, keepSchedule, maxFileMB: 32 }, { clock });
+
 test('keepSchedule: a frame that falls due while the loop is busy goes out at once, stamped when it was due, so the rate holds; without it the schedule moves on', async () => {
   for (const keepSchedule of [true, false]) {
     const clock = new FakeClock();
-    const source = new ReplaySource('cam1', { type: 'replay', path: samplesDir, ratePerSec: 10, loop: true, keepSchedule, maxFileMB: 32 }, { clock });
+    const source = scheduled(clock, keepSchedule);
     await source.start();
-    const it = source.frames()[Symbol.asyncIterator]();
-    // Timers fire only on advance(); the file reads are real, so turn the loop between advances.
-    const next = async (jump = 0): Promise<Frame> => {
-      const p = it.next();
-      let got: IteratorResult<Frame> | undefined;
-      void p.then((r) => (got = r));
-      await new Promise((r) => setImmediate(r));
-      clock.advance(jump);
-      for (const end = Date.now() + 5000; !got && Date.now() < end; ) {
-        clock.advance(0);
-        await new Promise((r) => setTimeout(r, 1));
-      }
-      assert.ok(got && !got.done, 'a frame');
-      return got.value;
-    };
+    const next = stepper(source, clock);
     const first = await next();
     // The loop was busy for 350 ms when the second frame fell due (100 ms after the first).
     const late = await next(350);
@@ -123,6 +130,22 @@ test('keepSchedule: a frame that falls due while the loop is busy goes out at on
       assert.equal(late.timeSource, 'arrival');
     }
     await source.stop();
-    await it.return?.(undefined);
   }
+});
+
+test('keepSchedule catches up at most a second: frames due longer ago are dropped and counted', async () => {
+  const clock = new FakeClock();
+  const source = scheduled(clock, true);
+  const drops: string[] = [];
+  source.onDrop = (reason) => drops.push(reason);
+  await source.start();
+  const next = stepper(source, clock);
+  const first = await next();
+  // Blocked for 3.35 s: the frames due at +100 ... +2300 ms are more than a second old.
+  const late = await next(3350);
+  assert.equal(late.capturedAt - first.capturedAt, 2400);
+  assert.equal(drops.length, 23);
+  assert.ok(drops.every((r) => r === 'superseded'));
+  assert.equal((await next()).capturedAt - first.capturedAt, 2500, 'then every frame again');
+  await source.stop();
 });
