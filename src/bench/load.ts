@@ -31,14 +31,23 @@ export interface StepOutcome {
   step: Step;
   /** The provider the workers actually loaded (a missing GPU provider falls back). */
   provider: string;
+  /** RSS at its steady level (MiB): the median of the window's second half. */
+  rssSteadyMiB: number;
+}
+
+export interface LoadOptions {
+  /** Added to the service's environment (the memory bench's allocator settings). */
+  env?: Record<string, string>;
+  /** Called with the service's pid at the end of the measured window, while it still runs. */
+  atWindowEnd?: (pid: number) => void;
 }
 
 type Ready = { ready: true; mqttUrl: string; provider: string } | { ready: false; error: string };
 
-export async function runLoadPoint(p: LoadPoint): Promise<StepOutcome> {
+export async function runLoadPoint(p: LoadPoint, o: LoadOptions = {}): Promise<StepOutcome> {
   const state = mkdtempSync(join(tmpdir(), 'linesight-bench-'));
   // The service as it ships: its launchers give V8 a 2 MB young generation (README "Memory").
-  const child = fork(serviceEntry, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: ['--max-semi-space-size=2'] });
+  const child = fork(serviceEntry, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: ['--max-semi-space-size=2'], env: { ...process.env, ...o.env } });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-2000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -61,6 +70,7 @@ export async function runLoadPoint(p: LoadPoint): Promise<StepOutcome> {
     const end = start + p.seconds * 1000;
     resources.reset();
     await sleep(p.seconds * 1000);
+    o.atWindowEnd?.(child.pid!);
     const used = resources.end();
     // Parts captured in the window may still be in flight: give them the budget and some slack.
     await sleep(Math.min(2000, p.budgetMs * 2 + 200));
@@ -83,6 +93,7 @@ export async function runLoadPoint(p: LoadPoint): Promise<StepOutcome> {
     const held = timeouts === 0 && errors === 0 && shed === 0 && lat.count > 0 && lat.p999 <= p.budgetMs && achievedPerSec >= p.ratePerSec * minShareOfTarget;
     return {
       provider: ready.provider,
+      rssSteadyMiB: used.rssSteadyMiB,
       step: {
         targetPerSec: Math.round(p.ratePerSec * 10) / 10,
         achievedPerSec,

@@ -27,6 +27,7 @@ export const regressionBenches: Record<string, RegressionBench> = {
   'cloud-latency': { file: 'cloud-latency.js', about: 'verdict latency: cloud up, down, draining a backlog' },
   'outbox-write': { file: 'outbox-write.js', about: "an outbox add's cost on the event loop, per SQLite mode" },
   opcua: { file: 'opcua-latency.js', about: "the OPC UA server's cost to verdict latency" },
+  memory: { file: 'memory.js', about: 'RSS of the service against a one-thread script doing the same work, and Node alone' },
 };
 
 const benchmarksDir = new URL('../../benchmarks/', import.meta.url);

@@ -1,9 +1,11 @@
 // CPU and memory of the service process over a measured window, read from /proc (Linux: the
 // edge boxes this sizes). CPU is the share of the whole box, so 1.0 means every core busy; RSS
-// is the peak of samples every 100 ms. Elsewhere both read 0 and the report says so.
+// is the peak of samples every 100 ms, and its steady level the median of the window's second
+// half (start-up and warm-up allocations behind it). Elsewhere all read 0 and the report says so.
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { monotonicMs } from '../clock.js';
+import { median } from './stats.js';
 
 /** Clock ticks per second of /proc/<pid>/stat: 100 on every Linux architecture Node runs on. */
 const ticksPerSec = 100;
@@ -44,6 +46,7 @@ export class ResourceWindow {
   #ticks0: number;
   #t0 = monotonicMs();
   #rssPeak: number;
+  #samples: number[] = [];
 
   constructor(pid: number, sampleMs = 100) {
     this.#pid = pid;
@@ -54,7 +57,9 @@ export class ResourceWindow {
   }
 
   #sample(): void {
-    this.#rssPeak = Math.max(this.#rssPeak, rssBytes(this.#pid));
+    const rss = rssBytes(this.#pid);
+    this.#samples.push(rss);
+    this.#rssPeak = Math.max(this.#rssPeak, rss);
   }
 
   /** Starts the window again (after a warm-up that should not count). */
@@ -62,14 +67,16 @@ export class ResourceWindow {
     this.#ticks0 = cpuTicks(this.#pid);
     this.#t0 = monotonicMs();
     this.#rssPeak = rssBytes(this.#pid);
+    this.#samples = [];
   }
 
-  /** CPU share of the box and peak RSS (MiB) since the window began; stops sampling. */
-  end(): { cpu: number; rssMiB: number } {
+  /** CPU share of the box, peak and steady RSS (MiB) since the window began; stops sampling. */
+  end(): { cpu: number; rssMiB: number; rssSteadyMiB: number } {
     this.#sample();
     clearInterval(this.#timer);
     const cpuSec = (cpuTicks(this.#pid) - this.#ticks0) / ticksPerSec;
     const wallSec = Math.max(0.001, (monotonicMs() - this.#t0) / 1000);
-    return { cpu: Math.round((cpuSec / wallSec / this.#cores) * 100) / 100, rssMiB: Math.round(this.#rssPeak / 1024 / 1024) };
+    const steady = median(this.#samples.slice(this.#samples.length >> 1));
+    return { cpu: Math.round((cpuSec / wallSec / this.#cores) * 100) / 100, rssMiB: Math.round(this.#rssPeak / 1024 / 1024), rssSteadyMiB: Math.round(steady / 1024 / 1024) };
   }
 }
