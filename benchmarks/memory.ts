@@ -23,7 +23,7 @@ import { classifySmaps, type RssBreakdown } from '../src/bench/memory-map.js';
 import { resolveBenchModels } from '../src/bench/models.js';
 import type { NaiveJob } from '../src/bench/naive-process.js';
 import { procReadable, ResourceWindow } from '../src/bench/resources.js';
-import { round } from '../src/bench/stats.js';
+import { median, round } from '../src/bench/stats.js';
 import { packageRoot } from '../src/paths.js';
 
 const { values } = parseArgs({
@@ -139,7 +139,7 @@ async function nodeAlone(): Promise<Measure> {
 }
 
 const span = (xs: number[]) => (Math.min(...xs) === Math.max(...xs) ? `${Math.min(...xs)}` : `${Math.min(...xs)}-${Math.max(...xs)}`);
-const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const mid = (xs: number[]) => round(median(xs), 1);
 
 async function main(): Promise<void> {
   const [m] = await resolveBenchModels(values.model!);
