@@ -5,8 +5,12 @@
 //
 // The station is free-run: every frame is a part, so the capture is the trigger. Capture times
 // come from the verdict (wall clock, whole ms), received times from this process's wall clock:
-// both read the same system clock, so the latency is good to about 1 ms. Frames shed under
-// overload leave gaps in the verdicts' sequence numbers, and are counted from those.
+// both read the same system clock at the moment they stamp, so the latency is good to about 1 ms.
+// (Not performance.timeOrigin + performance.now(): that is the wall clock at this process's start
+// carried on by the monotonic clock, and it drifts from the service's Date.now() while NTP slews
+// the system clock; the likely cause of one probe run that read a steady 35 ms more between the
+// verdict and the subscriber, never seen again.) Frames shed under overload leave gaps in the
+// verdicts' sequence numbers, and are counted from those.
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +28,7 @@ export type { LoadPoint };
 /** A held step: every part decided by a worker, in budget, at the rate asked for. */
 const minShareOfTarget = 0.95;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const wallNow = () => performance.timeOrigin + performance.now();
+const wallNow = () => Date.now();
 const serviceEntry = new URL('./service-process.js', import.meta.url);
 
 export interface StepOutcome {
