@@ -3,13 +3,15 @@
 // subscriber in this process) fed frames at a rate; a one-thread script doing the same work
 // (src/bench/naive-process.ts: read, decode with sharp, run, drop); and Node.js alone. Rounds
 // alternate, since the host drifts. With --allocator the service also runs with glibc's
-// allocator settings from README "Memory". Every process gets the service's V8 flag
-// (--max-semi-space-size=2), so the ratios are what the service's structure costs, not the flag.
+// allocator settings from README "Memory"; with --free-buffers-early, with that option on. Every
+// process gets the service's V8 flag (--max-semi-space-size=2), so the ratios are what the
+// service's structure costs, not the flag.
 // Per process: steady RSS (median of the window's second half), peak, and where the steady RSS
 // is (/proc/<pid>/smaps: the node binary, libraries, the main malloc heap, the rest).
 //
 //   linesight bench memory [--model label-orientation] [--workers 2] [--threads 1] [--rate 10]
-//     [--seconds 30] [--warmup 3] [--rounds 2] [--frame 1280x1024] [--allocator] [--out FILE]
+//     [--seconds 30] [--warmup 3] [--rounds 2] [--frame 1280x1024] [--allocator]
+//     [--free-buffers-early] [--out FILE]
 //
 // Writes benchmarks/results/memory.json (or --out). Linux only (/proc).
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     budget: { type: 'string', default: '100' },
     frame: { type: 'string', default: '1280x1024' },
     allocator: { type: 'boolean', default: false },
+    'free-buffers-early': { type: 'boolean', default: false },
     'target-mib': { type: 'string', default: '150' },
     out: { type: 'string', default: join(packageRoot, 'benchmarks', 'results', 'memory.json') },
   },
@@ -99,14 +102,14 @@ function message<T>(child: ChildProcess): Promise<T> {
   });
 }
 
-async function service(m: { root: string; ref: string }, framesDir: string, env?: Record<string, string>): Promise<Measure> {
+async function service(m: { root: string; ref: string }, framesDir: string, variant: { env?: Record<string, string>; freeBuffersEarly?: boolean } = {}): Promise<Measure> {
   let breakdown: RssBreakdown | undefined;
   const { step, rssSteadyMiB } = await runLoadPoint(
     {
       modelsDir: m.root, model: m.ref, framesDir, workers: num('workers', 1), intraOpThreads: num('threads', 1), provider: 'cpu',
-      budgetMs: num('budget', 1), ratePerSec: rate, seconds, warmupSeconds: warmup,
+      budgetMs: num('budget', 1), ratePerSec: rate, seconds, warmupSeconds: warmup, freeBuffersEarly: variant.freeBuffersEarly ?? false,
     },
-    { ...(env ? { env } : {}), atWindowEnd: (pid) => (breakdown = breakdownOf(pid)) },
+    { ...(variant.env ? { env: variant.env } : {}), atWindowEnd: (pid) => (breakdown = breakdownOf(pid)) },
   );
   return { steadyMiB: rssSteadyMiB, peakMiB: step.rssMiB, cpu: step.cpu, breakdown: breakdown!, partsPerSec: step.achievedPerSec, timeouts: step.timeouts, p99Ms: step.latencyMs.p99 };
 }
@@ -148,7 +151,8 @@ async function main(): Promise<void> {
   const name = `${m.version.manifest.name}@${m.version.manifest.version}`;
   const variants: Array<[string, () => Promise<Measure>]> = [
     ['Linesight (the service)', () => service(m, frames.dir)],
-    ...(values.allocator ? ([['Linesight, allocator settings', () => service(m, frames.dir, allocatorEnv)]] as Array<[string, () => Promise<Measure>]>) : []),
+    ...(values.allocator ? ([['Linesight, allocator settings', () => service(m, frames.dir, { env: allocatorEnv })]] as Array<[string, () => Promise<Measure>]>) : []),
+    ...(values['free-buffers-early'] ? ([['Linesight, freeBuffersEarly', () => service(m, frames.dir, { freeBuffersEarly: true })]] as Array<[string, () => Promise<Measure>]>) : []),
     ['naive script (1 thread)', () => naiveScript({ modelsDir: m.root, model: m.ref, frames: frames.files, ratePerSec: rate })],
     ['Node.js alone', nodeAlone],
   ];
@@ -171,6 +175,7 @@ async function main(): Promise<void> {
     serviceMinusNodeAloneMiB: svc - bare,
     naiveScriptMinusNodeAloneMiB: naive - bare,
     ...(values.allocator ? { allocatorOverDefault: round(steady('Linesight, allocator settings') / svc, 2) } : {}),
+    ...(values['free-buffers-early'] ? { freeBuffersEarlyOverDefault: round(steady('Linesight, freeBuffersEarly') / svc, 2) } : {}),
   };
 
   const header = `${'process'.padEnd(32)}${'steady MiB'.padStart(12)}${'peak'.padStart(10)}${'node bin'.padStart(10)}${'libs'.padStart(7)}${'malloc'.padStart(8)}${'anon'.padStart(7)}${'parts/s'.padStart(9)}${'cpu'.padStart(6)}`;
@@ -185,7 +190,7 @@ async function main(): Promise<void> {
   const last = runs.get('Linesight (the service)')!.at(-1)!;
   console.log(`(breakdown: the last round's steady state; the service's last round: ${last.timeouts} timeout(s), p99 ${last.p99Ms} ms)`);
   console.log(`\nLinesight steady ${svc} MiB = ${ratios.serviceOverNaiveScript}x the naive script's ${naive} MiB; Node.js alone ${bare} MiB, so the service adds ${ratios.serviceMinusNodeAloneMiB} MiB to it and the script ${ratios.naiveScriptMinusNodeAloneMiB}.`);
-  console.log(`Target ${targetMiB} MiB: ${svc <= targetMiB ? 'met' : 'not met'} (${ratios.serviceOverTarget}x).${values.allocator ? ` Allocator settings: ${ratios.allocatorOverDefault}x the default.` : ''}`);
+  console.log(`Target ${targetMiB} MiB: ${svc <= targetMiB ? 'met' : 'not met'} (${ratios.serviceOverTarget}x).${values.allocator ? ` Allocator settings: ${ratios.allocatorOverDefault}x the default.` : ''}${values['free-buffers-early'] ? ` freeBuffersEarly: ${ratios.freeBuffersEarlyOverDefault}x the default.` : ''}`);
 
   const result = {
     bench: 'memory',

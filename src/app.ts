@@ -134,6 +134,7 @@ export class App {
       controlTimeoutMs: inf.controlTimeoutMs,
       maxImagePixels: inf.maxImagePixels,
       jpegDecoder: inf.jpegDecoder,
+      freeBuffersEarly: inf.freeBuffersEarly,
       estimates: { staleMs: inf.estimateStaleMs },
       clock: this.clock,
       log: this.log.child({ component: 'pool' }),

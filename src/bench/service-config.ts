@@ -15,6 +15,8 @@ export interface LoadPoint {
   ratePerSec: number;
   seconds: number;
   warmupSeconds: number;
+  /** inference.freeBuffersEarly (the memory bench's variant). */
+  freeBuffersEarly?: boolean;
 }
 
 export const benchLine = 'bench';
@@ -29,7 +31,7 @@ export function serviceConfig(p: LoadPoint, stateDir: string) {
       stations: [{ id: benchCamera, source: { type: 'replay', path: p.framesDir, ratePerSec: Math.min(1000, p.ratePerSec), keepSchedule: true }, model: p.model, budgetMs: p.budgetMs }],
       models: { directory: p.modelsDir, watch: false },
       state: { directory: stateDir },
-      inference: { workers: p.workers, intraOpThreads: p.intraOpThreads, executionProviders: [p.provider] },
+      inference: { workers: p.workers, intraOpThreads: p.intraOpThreads, executionProviders: [p.provider], freeBuffersEarly: p.freeBuffersEarly ?? false },
       mqtt: { embedded: { port: 0 } },
       api: { enabled: false },
       summary: { intervalMs: 0 },

@@ -14,6 +14,8 @@ export interface WorkerOptions extends RuntimeOptions {
   maxImagePixels: number;
   /** How JPEG frames are decoded: resolved by the pool, so every thread decodes the same way. */
   jpegDecoder: 'libjpeg-turbo' | 'sharp';
+  /** Collect the young generation as buffers pile up (young-gc.ts; inference.freeBuffersEarly). */
+  freeBuffersEarly: boolean;
 }
 
 export interface InferTask {

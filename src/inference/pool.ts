@@ -22,6 +22,7 @@ import { SpareQueue, type SpareDropReason, type SpareEntry } from './spare-queue
 import { defaultMaxImagePixels, type ModelRef, type ResultMessage, type TaskMessage, type WorkerOptions, type WorkerResult, type WorkerTask } from './messages.js';
 import type { RuntimeOptions } from './runtimes/runtime.js';
 import { ServiceEstimates, estimateKey, type EstimateOptions } from './service-estimates.js';
+import { YoungGcPacer } from '../young-gc.js';
 
 export interface PoolOptions extends RuntimeOptions {
   workers: number;
@@ -53,6 +54,8 @@ export interface PoolOptions extends RuntimeOptions {
   spareReserve?: number;
   /** After a part had to wait for a thread, no spare-capacity work starts for this long (ms). */
   spareCooldownMs?: number;
+  /** Each thread collects V8's young generation as buffers pile up (young-gc.ts); off by default. */
+  freeBuffersEarly?: boolean;
 }
 
 export interface InferJob {
@@ -190,7 +193,7 @@ export function resolveJpegDecoder(choice: JpegDecoderChoice, log: Logger, load 
 }
 
 export class InferencePool {
-  readonly #o: Required<Omit<PoolOptions, 'estimates' | 'jpegDecoder'>>;
+  readonly #o: Required<Omit<PoolOptions, 'estimates' | 'jpegDecoder' | 'freeBuffersEarly'>>;
   readonly #queue: FairQueue<PendingPart>;
   readonly #spare: SpareQueue<PendingPart>;
   #spareCompleted = 0;
@@ -207,6 +210,8 @@ export class InferencePool {
   #respawnDelayMs = 0;
   #lastPartAt = -Infinity;
   #controlCheck: TimerHandle | undefined;
+  readonly #youngGc: YoungGcPacer | undefined;
+  #youngGcQueued = false;
   readonly #counts = { completed: 0, crashed: 0, hung: 0, refused: 0, shed: 0 };
   /** How the threads decode JPEG frames. */
   readonly jpegDecoder: 'libjpeg-turbo' | 'sharp';
@@ -229,12 +234,19 @@ export class InferencePool {
     this.#queue = new FairQueue({ workers: options.workers, activeWindowMs: this.#o.activeWindowMs });
     this.#estimates = new ServiceEstimates(options.estimates);
     this.#spare = new SpareQueue(this.#o.spareQueue);
+    // Made before the threads: it exposes V8's gc() process-wide, so theirs have it too.
+    this.#youngGc = options.freeBuffersEarly ? new YoungGcPacer() : undefined;
   }
 
   start(): void {
     if (this.#started) return;
     this.#started = true;
     for (let i = 0; i < this.#o.workers; i++) this.#spawn();
+  }
+
+  /** Young-generation collections the main thread asked for (inference.freeBuffersEarly). */
+  get youngCollections(): number {
+    return this.#youngGc?.collections ?? 0;
   }
 
   get stats(): PoolStats {
@@ -397,6 +409,7 @@ export class InferencePool {
         graphOptimization: this.#o.graphOptimization,
         maxImagePixels: this.#o.maxImagePixels,
         jpegDecoder: this.jpegDecoder,
+        freeBuffersEarly: this.#youngGc !== undefined,
       } satisfies WorkerOptions,
     });
     const thread: Thread = { worker, threadId: worker.threadId, running: undefined, controls: [], resident: [], dead: false };
@@ -425,6 +438,14 @@ export class InferencePool {
     if (!run || run.id !== msg.id) return; // an answer from a task already given up on
     this.#finishRun(thread, run, msg.result, msg.frame);
     this.#pump();
+    // After the verdict this result settles (promise callbacks run first), not before it.
+    if (this.#youngGc && !this.#youngGcQueued) {
+      this.#youngGcQueued = true;
+      setImmediate(() => {
+        this.#youngGcQueued = false;
+        this.#youngGc?.tick();
+      });
+    }
   }
 
   #finishRun(thread: Thread, run: Running, result: WorkerResult, frame?: Uint8Array): void {

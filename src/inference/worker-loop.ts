@@ -4,9 +4,10 @@
 import { parentPort, threadId } from 'node:worker_threads';
 import { monotonicMs } from '../clock.js';
 import { describeError } from '../errors.js';
+import type { YoungGcPacer } from '../young-gc.js';
 import type { ResultMessage, TaskMessage, WorkerResult, WorkerTask } from './messages.js';
 
-export function serveTasks(handle: (task: WorkerTask) => Promise<WorkerResult>, resident: () => string[]): void {
+export function serveTasks(handle: (task: WorkerTask) => Promise<WorkerResult>, resident: () => string[], youngGc?: YoungGcPacer): void {
   const port = parentPort;
   if (!port) throw new Error('serveTasks() must run in a worker thread');
   port.on('message', (msg: TaskMessage) => {
@@ -27,6 +28,8 @@ export function serveTasks(handle: (task: WorkerTask) => Promise<WorkerResult>, 
           reply.frame = frame;
           port.postMessage(reply, [frame.buffer]);
         } else port.postMessage(reply);
+        // Each part leaves its decoded pixels and tensor behind: freed young, between parts.
+        youngGc?.tick();
       });
   });
 }
