@@ -5,11 +5,9 @@
 // parent sends the job; this process answers { ready } after a warm-up, runs until { stop },
 // then answers { parts, late } and exits.
 import { readFileSync } from 'node:fs';
-import sharp from 'sharp';
 import { monotonicMs } from '../clock.js';
-import { toTensor } from '../inference/preprocess.js';
-import { runtimeFor } from '../inference/runtimes/index.js';
 import { ModelRegistry } from '../models/registry.js';
+import { openNaiveLoop } from './naive-loop.js';
 
 export interface NaiveJob {
   modelsDir: string;
@@ -28,11 +26,9 @@ process.once('message', (job: NaiveJob) => {
 });
 
 async function run(job: NaiveJob): Promise<void> {
-  sharp.concurrency(1);
-  sharp.cache(false);
   const { manifest, bytes } = await new ModelRegistry(job.modelsDir).resolve(job.model);
-  const session = await (await runtimeFor(manifest.format)).load(bytes, manifest, { intraOpThreads: 1, executionProviders: ['cpu'], graphOptimization: 'all' });
-  const once = async (i: number) => session.run((await toTensor({ kind: 'encoded', data: readFileSync(job.frames[i % job.frames.length]!) }, manifest.input)).data);
+  const loop = await openNaiveLoop(bytes, manifest);
+  const once = (i: number) => loop.once(readFileSync(job.frames[i % job.frames.length]!));
   for (let i = 0; i < 3; i++) await once(i);
   let stopped = false;
   process.on('message', (m: { stop?: boolean }) => void (m.stop && (stopped = true)));
@@ -49,6 +45,6 @@ async function run(job: NaiveJob): Promise<void> {
     if (wait < 0) late++;
     await new Promise((r) => setTimeout(r, Math.max(0, wait)));
   }
-  await session.dispose();
+  await loop.dispose();
   send({ parts, late }, () => process.exit(0));
 }

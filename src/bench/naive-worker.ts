@@ -3,11 +3,9 @@
 // parallel with no service around them. On a box whose "cores" share execution units (SMT
 // siblings, a busy host) that is well below cores x one loop, and it is the honest ceiling.
 import { parentPort, workerData } from 'node:worker_threads';
-import sharp from 'sharp';
 import { monotonicMs } from '../clock.js';
-import { toTensor } from '../inference/preprocess.js';
-import { runtimeFor } from '../inference/runtimes/index.js';
 import type { ModelManifest } from '../models/manifest.js';
+import { openNaiveLoop } from './naive-loop.js';
 
 export interface NaiveWorkerData {
   bytes: Uint8Array;
@@ -20,10 +18,8 @@ async function main(): Promise<void> {
   const port = parentPort;
   if (!port) return;
   const { bytes, manifest, frames, seconds } = workerData as NaiveWorkerData;
-  sharp.concurrency(1);
-  sharp.cache(false);
-  const session = await (await runtimeFor(manifest.format)).load(bytes, manifest, { intraOpThreads: 1, executionProviders: ['cpu'], graphOptimization: 'all' });
-  const once = async (i: number) => session.run((await toTensor({ kind: 'encoded', data: frames[i % frames.length]! }, manifest.input)).data);
+  const loop = await openNaiveLoop(bytes, manifest);
+  const once = (i: number) => loop.once(frames[i % frames.length]!);
   for (let i = 0; i < 3; i++) await once(i);
   port.postMessage({ ready: true });
   // All loops start together, so each one's window overlaps the others'.
@@ -32,7 +28,7 @@ async function main(): Promise<void> {
   let n = 0;
   while (monotonicMs() - t0 < seconds * 1000) await once(n++);
   port.postMessage({ runs: n, ms: monotonicMs() - t0 });
-  await session.dispose();
+  await loop.dispose();
 }
 
 void main();
