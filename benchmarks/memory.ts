@@ -75,6 +75,8 @@ interface Measure {
   cpu: number;
   breakdown: RssBreakdown;
   partsPerSec: number;
+  /** CPU time per part decided (ms), for what a memory setting costs. */
+  cpuMsPerPart?: number;
   /** The service's verdicts: timeouts and p99 (the load was real and on time). */
   timeouts?: number;
   p99Ms?: number;
@@ -104,14 +106,15 @@ function message<T>(child: ChildProcess): Promise<T> {
 
 async function service(m: { root: string; ref: string }, framesDir: string, variant: { env?: Record<string, string>; freeBuffersEarly?: boolean } = {}): Promise<Measure> {
   let breakdown: RssBreakdown | undefined;
-  const { step, rssSteadyMiB } = await runLoadPoint(
+  const { step, rssSteadyMiB, cpuSeconds } = await runLoadPoint(
     {
       modelsDir: m.root, model: m.ref, framesDir, workers: num('workers', 1), intraOpThreads: num('threads', 1), provider: 'cpu',
       budgetMs: num('budget', 1), ratePerSec: rate, seconds, warmupSeconds: warmup, freeBuffersEarly: variant.freeBuffersEarly ?? false,
     },
     { ...(variant.env ? { env: variant.env } : {}), atWindowEnd: (pid) => (breakdown = breakdownOf(pid)) },
   );
-  return { steadyMiB: rssSteadyMiB, peakMiB: step.rssMiB, cpu: step.cpu, breakdown: breakdown!, partsPerSec: step.achievedPerSec, timeouts: step.timeouts, p99Ms: step.latencyMs.p99 };
+  const cpuMsPerPart = round((cpuSeconds * 1000) / Math.max(1, step.achievedPerSec * seconds), 2);
+  return { steadyMiB: rssSteadyMiB, peakMiB: step.rssMiB, cpu: step.cpu, cpuMsPerPart, breakdown: breakdown!, partsPerSec: step.achievedPerSec, timeouts: step.timeouts, p99Ms: step.latencyMs.p99 };
 }
 
 async function naiveScript(job: NaiveJob): Promise<Measure> {
@@ -178,13 +181,13 @@ async function main(): Promise<void> {
     ...(values['free-buffers-early'] ? { freeBuffersEarlyOverDefault: round(steady('Linesight, freeBuffersEarly') / svc, 2) } : {}),
   };
 
-  const header = `${'process'.padEnd(32)}${'steady MiB'.padStart(12)}${'peak'.padStart(10)}${'node bin'.padStart(10)}${'libs'.padStart(7)}${'malloc'.padStart(8)}${'anon'.padStart(7)}${'parts/s'.padStart(9)}${'cpu'.padStart(6)}`;
+  const header = `${'process'.padEnd(32)}${'steady MiB'.padStart(12)}${'peak'.padStart(10)}${'node bin'.padStart(10)}${'libs'.padStart(7)}${'malloc'.padStart(8)}${'anon'.padStart(7)}${'parts/s'.padStart(9)}${'cpu'.padStart(6)}${'cpu ms/part'.padStart(14)}`;
   console.log(`\nmemory: ${name}, ${values.workers} workers x ${values.threads} thread(s), ${rate} parts/s of ${frame.label} JPEG, ${seconds} s x ${rounds} round(s), Node ${process.version}`);
   console.log(header);
   for (const [label, xs] of runs) {
     const b = xs.at(-1)!.breakdown;
     console.log(
-      `${label.padEnd(32)}${span(xs.map((x) => x.steadyMiB)).padStart(12)}${span(xs.map((x) => x.peakMiB)).padStart(10)}${String(b.nodeBinaryMiB).padStart(10)}${String(b.librariesMiB).padStart(7)}${String(b.mallocHeapMiB).padStart(8)}${String(b.anonymousMiB).padStart(7)}${String(xs.at(-1)!.partsPerSec).padStart(9)}${String(xs.at(-1)!.cpu).padStart(6)}`,
+      `${label.padEnd(32)}${span(xs.map((x) => x.steadyMiB)).padStart(12)}${span(xs.map((x) => x.peakMiB)).padStart(10)}${String(b.nodeBinaryMiB).padStart(10)}${String(b.librariesMiB).padStart(7)}${String(b.mallocHeapMiB).padStart(8)}${String(b.anonymousMiB).padStart(7)}${String(xs.at(-1)!.partsPerSec).padStart(9)}${String(xs.at(-1)!.cpu).padStart(6)}${(xs.every((x) => x.cpuMsPerPart !== undefined) ? span(xs.map((x) => x.cpuMsPerPart!)) : '').padStart(14)}`,
     );
   }
   const last = runs.get('Linesight (the service)')!.at(-1)!;

@@ -10,7 +10,9 @@
 // A young-generation collection (about half a millisecond with the 2 MB young generation the
 // launchers set) frees the same buffers while they are still young. So each thread asks for one
 // once every few megabytes of new outside-heap memory, at a moment it chose (after a reply,
-// after a result). Measured in README "Memory".
+// after a result). It saves memory, not time: a forced collection also promotes what is in flight
+// then, and at high rates it costs CPU, so it is an option (inference.freeBuffersEarly), off by
+// default. Measured in README "Memory" (linesight bench memory --free-buffers-early).
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 

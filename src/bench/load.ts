@@ -37,6 +37,8 @@ export interface StepOutcome {
   provider: string;
   /** RSS at its steady level (MiB): the median of the window's second half. */
   rssSteadyMiB: number;
+  /** CPU time the service used in the window (unrounded, unlike step.cpu). */
+  cpuSeconds: number;
 }
 
 export interface LoadOptions {
@@ -98,6 +100,7 @@ export async function runLoadPoint(p: LoadPoint, o: LoadOptions = {}): Promise<S
     return {
       provider: ready.provider,
       rssSteadyMiB: used.rssSteadyMiB,
+      cpuSeconds: used.cpuSeconds,
       step: {
         targetPerSec: Math.round(p.ratePerSec * 10) / 10,
         achievedPerSec,

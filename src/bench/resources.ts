@@ -70,13 +70,13 @@ export class ResourceWindow {
     this.#samples = [];
   }
 
-  /** CPU share of the box, peak and steady RSS (MiB) since the window began; stops sampling. */
-  end(): { cpu: number; rssMiB: number; rssSteadyMiB: number } {
+  /** CPU share of the box (and seconds used), peak and steady RSS (MiB) since the window began; stops sampling. */
+  end(): { cpu: number; cpuSeconds: number; rssMiB: number; rssSteadyMiB: number } {
     this.#sample();
     clearInterval(this.#timer);
     const cpuSec = (cpuTicks(this.#pid) - this.#ticks0) / ticksPerSec;
     const wallSec = Math.max(0.001, (monotonicMs() - this.#t0) / 1000);
     const steady = median(this.#samples.slice(this.#samples.length >> 1));
-    return { cpu: Math.round((cpuSec / wallSec / this.#cores) * 100) / 100, rssMiB: Math.round(this.#rssPeak / 1024 / 1024), rssSteadyMiB: Math.round(steady / 1024 / 1024) };
+    return { cpu: Math.round((cpuSec / wallSec / this.#cores) * 100) / 100, cpuSeconds: cpuSec, rssMiB: Math.round(this.#rssPeak / 1024 / 1024), rssSteadyMiB: Math.round(steady / 1024 / 1024) };
   }
 }

@@ -454,7 +454,7 @@ export const InferenceConfig = Type.Object(
     }),
     freeBuffersEarly: Type.Boolean({
       title: 'Free buffers early',
-      description: 'Each thread collects V8\'s young generation after every 8 MiB of new frame, pixel and tensor buffers, so their memory is freed while young instead of at the next full collection. Measured with MobileNetV2 (224 x 224 input), 2 workers, 1280 x 1024 frames (README "Memory"): 12-17 MiB less steady RSS and 29 MiB less peak at 10 parts/s, 32-45 MiB less at 60 parts/s, where it costs 0.5-1.3 ms more CPU per part and 1-4 ms more p50 latency; with a small input (label-orientation, 48 x 192) no measurable difference. For boxes where memory is scarcer than CPU (a Jetson shares its memory with the GPU).',
+      description: 'Each thread collects V8\'s young generation after every 8 MiB of new frame, pixel and tensor buffers, so their memory is freed while young instead of at the next full collection. Measured with MobileNetV2 (224 x 224 input), 2 workers, 1280 x 1024 frames (README "Memory"): 12-17 MiB less steady RSS and 29 MiB less peak at 10 parts/s; at 60 parts/s no dependable saving (271-332 against 311-326 MiB) for 2-3 ms more CPU per part; with a small input (label-orientation, 48 x 192) no measurable difference. For boxes at low rates where memory is scarcer than CPU (a Jetson shares its memory with the GPU).',
       default: false,
     }),
     estimateStaleMs: Type.Integer({
