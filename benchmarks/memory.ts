@@ -28,8 +28,13 @@ import { procReadable, ResourceWindow } from '../src/bench/resources.js';
 import { median, round } from '../src/bench/stats.js';
 import { packageRoot } from '../src/paths.js';
 
-const { values } = parseArgs({
-  options: {
+/** A bad option: its name and value on stderr, exit 1, no stack trace. */
+function refuse(message: string): never {
+  console.error(`memory bench: ${message}`);
+  process.exit(1);
+}
+
+const options = {
     model: { type: 'string', default: 'label-orientation' },
     workers: { type: 'string', default: '2' },
     threads: { type: 'string', default: '1' },
@@ -43,12 +48,18 @@ const { values } = parseArgs({
     'free-buffers-early': { type: 'boolean', default: false },
     'target-mib': { type: 'string', default: '150' },
     out: { type: 'string', default: join(packageRoot, 'benchmarks', 'results', 'memory.json') },
-  },
-});
+} as const;
+const { values } = (() => {
+  try {
+    return parseArgs({ options });
+  } catch (err) {
+    return refuse((err as Error).message);
+  }
+})();
 
 const num = (name: keyof typeof values, min: number): number => {
   const v = Number(values[name]);
-  if (!Number.isFinite(v) || v < min) throw new Error(`--${name}: got ${JSON.stringify(values[name])}, expected a number of at least ${min}`);
+  if (!Number.isFinite(v) || v < min) refuse(`--${name}: got ${JSON.stringify(values[name])}, expected a number of at least ${min}`);
   return v;
 };
 const rate = num('rate', 0.1);
@@ -56,12 +67,15 @@ const seconds = num('seconds', 1);
 const warmup = num('warmup', 0);
 const rounds = Math.floor(num('rounds', 1));
 const targetMiB = num('target-mib', 1);
+const workers = Math.floor(num('workers', 1));
+const threads = Math.floor(num('threads', 1));
+const budgetMs = num('budget', 1);
 const frame: FrameSize = (() => {
   const f = frameSizes[values.frame!];
-  if (!f) throw new Error(`--frame: got ${JSON.stringify(values.frame)}, expected one of ${Object.keys(frameSizes).join(', ')}`);
+  if (!f) refuse(`--frame: got ${JSON.stringify(values.frame)}, expected one of ${Object.keys(frameSizes).join(', ')}`);
   return f;
 })();
-if (!procReadable()) throw new Error('the memory bench reads /proc (Linux)');
+if (!procReadable()) refuse('the memory bench reads /proc (Linux)');
 
 /** What `--allocator` sets: glibc gives buffers of 128 KiB or more back at once, and keeps two arenas. */
 const allocatorEnv = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
@@ -108,8 +122,8 @@ async function service(m: { root: string; ref: string }, framesDir: string, vari
   let breakdown: RssBreakdown | undefined;
   const { step, rssSteadyMiB, cpuSeconds } = await runLoadPoint(
     {
-      modelsDir: m.root, model: m.ref, framesDir, workers: num('workers', 1), intraOpThreads: num('threads', 1), provider: 'cpu',
-      budgetMs: num('budget', 1), ratePerSec: rate, seconds, warmupSeconds: warmup, freeBuffersEarly: variant.freeBuffersEarly ?? false,
+      modelsDir: m.root, model: m.ref, framesDir, workers, intraOpThreads: threads, provider: 'cpu',
+      budgetMs, ratePerSec: rate, seconds, warmupSeconds: warmup, freeBuffersEarly: variant.freeBuffersEarly ?? false,
     },
     { ...(variant.env ? { env: variant.env } : {}), atWindowEnd: (pid) => (breakdown = breakdownOf(pid)) },
   );
@@ -182,7 +196,7 @@ async function main(): Promise<void> {
   };
 
   const header = `${'process'.padEnd(32)}${'steady MiB'.padStart(12)}${'peak'.padStart(10)}${'node bin'.padStart(10)}${'libs'.padStart(7)}${'malloc'.padStart(8)}${'anon'.padStart(7)}${'parts/s'.padStart(9)}${'cpu'.padStart(6)}${'cpu ms/part'.padStart(14)}`;
-  console.log(`\nmemory: ${name}, ${values.workers} workers x ${values.threads} thread(s), ${rate} parts/s of ${frame.label} JPEG, ${seconds} s x ${rounds} round(s), Node ${process.version}`);
+  console.log(`\nmemory: ${name}, ${workers} workers x ${threads} thread(s), ${rate} parts/s of ${frame.label} JPEG, ${seconds} s x ${rounds} round(s), Node ${process.version}`);
   console.log(header);
   for (const [label, xs] of runs) {
     const b = xs.at(-1)!.breakdown;
@@ -199,7 +213,7 @@ async function main(): Promise<void> {
     bench: 'memory',
     date: new Date().toISOString(),
     host: { name: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
-    settings: { model: name, workers: Number(values.workers), intraOpThreads: Number(values.threads), ratePerSec: rate, frame: frame.label, seconds, warmupSeconds: warmup, rounds, v8Flags, targetMiB, ...(values.allocator ? { allocatorEnv } : {}) },
+    settings: { model: name, workers, intraOpThreads: threads, ratePerSec: rate, frame: frame.label, seconds, warmupSeconds: warmup, rounds, v8Flags, targetMiB, ...(values.allocator ? { allocatorEnv } : {}) },
     runs: Object.fromEntries(runs),
     ratios,
   };

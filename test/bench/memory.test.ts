@@ -2,11 +2,12 @@
 // run (the service with 2 workers at the default budget, the naive script, Node alone) whose
 // JSON holds what the README's Memory figures are read from.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { classifySmaps } from '../../src/bench/memory-map.js';
-import { runRegression } from '../../src/bench/regressions.js';
+import { regressionScript, runRegression } from '../../src/bench/regressions.js';
 import { tempDir } from '../helpers/env.js';
 
 // Abridged from a service process's /proc/<pid>/smaps: a mapping's header, then its fields.
@@ -67,4 +68,17 @@ test('linesight bench memory: the service, the naive script and Node alone, meas
   assert.ok(naive!.steadyMiB > bare!.steadyMiB + 20, `naive ${naive!.steadyMiB} against Node alone ${bare!.steadyMiB}`);
   assert.ok(svc!.steadyMiB > naive!.steadyMiB, `service ${svc!.steadyMiB} against naive ${naive!.steadyMiB}`);
   assert.equal(r.ratios.serviceOverNaiveScript, Math.round((svc!.steadyMiB / naive!.steadyMiB) * 100) / 100);
+});
+
+test('a bad option is refused with its name and value, no stack trace', () => {
+  for (const [args, message] of [
+    [['--rate', 'fast'], /^memory bench: --rate: got "fast", expected a number of at least 0.1$/m],
+    [['--frame', '9mp'], /^memory bench: --frame: got "9mp", expected one of 1280x1024, 5mp, 12mp$/m],
+    [['--no-such-option'], /^memory bench: Unknown option '--no-such-option'/m],
+  ] as const) {
+    const r = spawnSync(process.execPath, [regressionScript('memory').path, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 1, args.join(' '));
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
 });
